@@ -1,0 +1,49 @@
+"""Trailing-window aggregates: day D reads the daily partitions D-(n-1)..D of flights_clean
+through a ``TimeWindowPartitionMapping``."""
+
+import dagster as dg
+import polars as pl
+
+from feature_assets.lib.assets import DAILY, partitioned_by
+from feature_assets.lib.partitions import trailing_days, window_dates
+from feature_assets.lib.transforms import aggregation
+
+FLIGHT_COLUMNS = ["flight_date", "carrier", "origin", "dest", "cancelled", "dep_delay", "arr_delay"]
+
+
+def _flights_over(days: int) -> dict[str, dg.AssetIn]:
+    return {
+        "flights": dg.AssetIn(
+            key=["cleansing", "flights_clean"],
+            partition_mapping=trailing_days(days),
+            metadata={"columns": FLIGHT_COLUMNS},
+        )
+    }
+
+
+@dg.asset(
+    key_prefix="aggregation",
+    ins=_flights_over(7),
+    code_version="1",
+    metadata=partitioned_by("flight_date"),
+    **DAILY,
+)
+def carrier_delay_7d(context: dg.AssetExecutionContext, flights: pl.LazyFrame) -> pl.DataFrame:
+    """One row per local day D and carrier: mean_dep_delay_7d, the flight-weighted mean dep_delay
+    of departed flights over D-6..D, and n_flights_7d, the number of those flights."""
+    first, last = window_dates(context.partition_time_window)
+    return aggregation.carrier_delay_7d(flights, first, last).collect()
+
+
+@dg.asset(
+    key_prefix="aggregation",
+    ins=_flights_over(28),
+    code_version="1",
+    metadata=partitioned_by("flight_date"),
+    **DAILY,
+)
+def route_delay_28d(context: dg.AssetExecutionContext, flights: pl.LazyFrame) -> pl.DataFrame:
+    """One row per local day D and route (origin, dest): mean_arr_delay_28d over D-27..D of the
+    flights with a known arr_delay, and n_flights_28d, the number of those flights."""
+    first, last = window_dates(context.partition_time_window)
+    return aggregation.route_delay_28d(flights, first, last).collect()

@@ -1,0 +1,74 @@
+"""Ingestion: producers' files, as delivered, become ``ingestion.raw_*`` tables."""
+
+import dagster as dg
+import polars as pl
+
+from feature_assets.lib.assets import DAILY, LANDING_RETRY, partitioned_by
+from feature_assets.lib.landing import LandingFileError, LandingZone
+from feature_assets.lib.partitions import days_in
+from feature_assets.lib.warehouse import DUCKDB_POOL
+
+
+def _bad_file(error: LandingFileError, partitions: str) -> dg.Failure:
+    return dg.Failure(
+        description=f"partition {partitions}: {error}",
+        metadata={"partitions": partitions, "error": str(error)},
+        allow_retries=False,
+    )
+
+
+def raw_daily_asset(source: str, description: str) -> dg.AssetsDefinition:
+    """A daily raw asset: the producer's files for the run's local days, header-checked and typed
+    by the producer contract, plus ``landing_date`` (the file's day) and ``source_file``."""
+
+    @dg.asset(
+        name=f"raw_{source}",
+        key_prefix="ingestion",
+        description=description,
+        code_version="1",
+        retry_policy=LANDING_RETRY,
+        metadata=partitioned_by("landing_date"),
+        **DAILY,
+    )
+    def _raw(context: dg.AssetExecutionContext, landing: LandingZone) -> pl.DataFrame:
+        window = context.partition_time_window
+        days = days_in(window)
+        try:
+            rows = landing.read_daily(source, days)
+        except LandingFileError as e:
+            raise _bad_file(e, f"{days[0]}..{days[-1]}") from e
+        context.add_output_metadata({"files": len(days)})
+        return rows
+
+    return _raw
+
+
+def snapshot_asset(source: str, description: str) -> dg.AssetsDefinition:
+    """An unpartitioned dimension: the producer's latest snapshot file, replaced whole."""
+
+    @dg.asset(
+        name=source,
+        key_prefix="ingestion",
+        description=description,
+        code_version="1",
+        retry_policy=LANDING_RETRY,
+        pool=DUCKDB_POOL,
+    )
+    def _snapshot(landing: LandingZone) -> pl.DataFrame:
+        try:
+            return landing.read_snapshot(source)
+        except LandingFileError as e:
+            raise _bad_file(e, "(unpartitioned)") from e
+
+    return _snapshot
+
+
+raw_flights = raw_daily_asset(
+    "flights", "One row per scheduled flight as the producer delivered it, per local day's file."
+)
+raw_weather = raw_daily_asset(
+    "weather", "One row per airport and hour as the producer delivered it, per local day's file."
+)
+airlines = snapshot_asset("airlines", "One row per carrier code: the airline's name.")
+airports = snapshot_asset("airports", "One row per FAA airport code: name, location, time zone.")
+planes = snapshot_asset("planes", "One row per tail number: year of manufacture, model, seats.")

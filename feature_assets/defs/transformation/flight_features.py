@@ -1,0 +1,26 @@
+"""Per-flight features: schedule, route, plane age, the origin's weather, and the label."""
+
+import dagster as dg
+import polars as pl
+
+from feature_assets.lib.assets import DAILY, partitioned_by
+from feature_assets.lib.transforms import transformation
+
+
+@dg.asset(
+    key_prefix="transformation",
+    ins={
+        "flights": dg.AssetIn(key=["cleansing", "flights_clean"]),
+        "weather": dg.AssetIn(key=["cleansing", "weather_clean"]),
+        "planes": dg.AssetIn(key=["ingestion", "planes"], metadata={"columns": ["tailnum", "year"]}),
+    },
+    code_version="1",
+    metadata=partitioned_by("flight_date"),
+    **DAILY,
+)
+def flight_features(
+    flights: pl.LazyFrame, weather: pl.LazyFrame, planes: pl.LazyFrame
+) -> pl.DataFrame:
+    """One row per flight (flight_id): carrier, route, distance, local departure hour, day of
+    week, plane age, the origin's weather at the scheduled UTC hour, and dep_delayed_15."""
+    return transformation.flight_features(flights, weather, planes).collect()

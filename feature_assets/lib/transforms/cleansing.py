@@ -1,0 +1,205 @@
+"""Cleansing: typed, deduplicated, time-zone-correct rows; the rest is quarantined with reasons."""
+
+import polars as pl
+
+from feature_assets.lib.landing import FLIGHTS_SCHEMA, WEATHER_SCHEMA
+from feature_assets.lib.partitions import TIMEZONE
+from feature_assets.lib.rules import RowRule, split
+
+MAX_DELAY_MINUTES = 24 * 60 + 600  # the worst real departure delay is 1,301 min
+MIN_DELAY_MINUTES = -120
+UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _utc(column: str) -> pl.Expr:
+    return pl.col(column).str.to_datetime(UTC_FORMAT, time_zone="UTC", strict=False)
+
+
+def _local_to_utc(naive_local: pl.Expr, ambiguous: str) -> pl.Expr:
+    return naive_local.dt.replace_time_zone(
+        TIMEZONE, ambiguous=ambiguous, non_existent="null"
+    ).dt.convert_time_zone("UTC")
+
+
+def _resolve_local(naive_local: pl.Expr, utc_hour: pl.Expr) -> pl.Expr:
+    """The UTC instant of a local time, using the producer's UTC hour to pick the side of an
+    ambiguous (repeated) autumn hour; null when the local time does not exist or disagrees."""
+    earliest = _local_to_utc(naive_local, "earliest")
+    latest = _local_to_utc(naive_local, "latest")
+    return (
+        pl.when(earliest.dt.truncate("1h") == utc_hour)
+        .then(earliest)
+        .when(latest.dt.truncate("1h") == utc_hour)
+        .then(latest)
+    )
+
+
+def _delay_in_range(column: str) -> RowRule:
+    return RowRule(
+        f"{column}_in_range",
+        column,
+        ~pl.col(column).is_between(MIN_DELAY_MINUTES, MAX_DELAY_MINUTES) & pl.col(column).is_not_null(),
+        f"{column} must be within [{MIN_DELAY_MINUTES}, {MAX_DELAY_MINUTES}] minutes",
+    )
+
+
+def flights_clean(raw: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """One row per flight, keyed by ``flight_id``; returns (clean rows, quarantined rows).
+
+    ``flight_date`` is the local day of scheduled departure; ``sched_dep_utc`` its UTC instant;
+    ``cancelled`` means no departure time was recorded. Delays are minutes.
+    """
+    flight_date = pl.date("year", "month", "day")
+    sched_local = flight_date.cast(pl.Datetime("us")) + pl.duration(
+        hours=pl.col("sched_dep_time") // 100, minutes=pl.col("sched_dep_time") % 100
+    )
+    typed = raw.with_columns(
+        flight_date=flight_date,
+        _sched_local=sched_local,
+        _time_hour=_utc("time_hour"),
+    ).with_columns(
+        sched_dep_utc=_resolve_local(pl.col("_sched_local"), pl.col("_time_hour")),
+        _local_exists=_local_to_utc(pl.col("_sched_local"), "earliest").is_not_null(),
+    )
+    key_columns = ["year", "month", "day", "carrier", "flight", "origin", "dest", "sched_dep_time"]
+    rules = [
+        RowRule(
+            "key_not_null",
+            ",".join(key_columns),
+            pl.any_horizontal(pl.col(key_columns).is_null()),
+            f"none of {key_columns} may be null",
+        ),
+        RowRule(
+            "date_matches_file",
+            "year,month,day",
+            pl.col("flight_date") != pl.col("landing_date"),
+            "the row's local date must be the day its file was delivered for",
+        ),
+        RowRule(
+            "sched_dep_time_valid",
+            "sched_dep_time",
+            ~pl.col("sched_dep_time").is_between(0, 2359) | (pl.col("sched_dep_time") % 100 >= 60),
+            "sched_dep_time must be a local HHMM time",
+        ),
+        RowRule(
+            "local_time_exists",
+            "sched_dep_time",
+            ~pl.col("_local_exists"),
+            f"the scheduled local time does not exist in {TIMEZONE} (daylight-saving gap)",
+        ),
+        RowRule(
+            "time_hour_matches_local",
+            "time_hour",
+            pl.col("sched_dep_utc").is_null() & pl.col("_local_exists"),
+            f"time_hour (UTC) must be the scheduled local hour in {TIMEZONE}",
+        ),
+        _delay_in_range("dep_delay"),
+        _delay_in_range("arr_delay"),
+        RowRule("distance_positive", "distance", pl.col("distance") <= 0, "distance must be > 0"),
+    ]
+    flight_id = pl.concat_str(
+        pl.col("flight_date").dt.strftime("%Y%m%d"),
+        pl.lit("-"),
+        pl.col("carrier"),
+        pl.col("flight").cast(pl.String),
+        pl.lit("-"),
+        pl.col("origin"),
+        pl.lit("-"),
+        pl.col("sched_dep_time").cast(pl.String).str.zfill(4),
+    )
+    keyed = typed.with_columns(flight_id=flight_id)
+    passing, quarantine = split(
+        keyed, rules, record_columns=FLIGHTS_SCHEMA.names(), unique_key=["flight_id"]
+    )
+    clean = passing.select(
+        "flight_id",
+        "flight_date",
+        "sched_dep_utc",
+        "carrier",
+        "flight",
+        "tailnum",
+        "origin",
+        "dest",
+        "sched_dep_time",
+        "dep_time",
+        "dep_delay",
+        "sched_arr_time",
+        "arr_time",
+        "arr_delay",
+        "air_time",
+        "distance",
+        cancelled=pl.col("dep_time").is_null(),
+    )
+    return clean, quarantine
+
+
+WEATHER_RANGES = {
+    "temp": (-40.0, 130.0, "°F"),
+    "dewp": (-60.0, 100.0, "°F"),
+    "humid": (0.0, 100.0, "%"),
+    "wind_dir": (0, 360, "degrees"),
+    "wind_speed": (0.0, 150.0, "mph"),
+    "wind_gust": (0.0, 200.0, "mph"),
+    "precip": (0.0, 10.0, "inches per hour"),
+    "pressure": (900.0, 1100.0, "millibar"),
+    "visib": (0.0, 10.0, "miles"),
+}
+
+
+def weather_clean(raw: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """One row per origin and UTC hour; returns (clean rows, quarantined rows).
+
+    ``time_hour`` is the UTC hour of the observation, ``obs_date`` its local day.
+    """
+    local_hour = pl.datetime("year", "month", "day", "hour")
+    typed = raw.with_columns(_utc_hour=_utc("time_hour")).with_columns(
+        obs_date=pl.col("_utc_hour").dt.convert_time_zone(TIMEZONE).dt.date(),
+        _resolved=_resolve_local(local_hour, pl.col("_utc_hour")),
+    )
+    rules = [
+        RowRule(
+            "key_not_null",
+            "origin,time_hour",
+            pl.col("origin").is_null() | pl.col("_utc_hour").is_null(),
+            "origin and a UTC time_hour (YYYY-MM-DDTHH:MM:SSZ) are required",
+        ),
+        RowRule(
+            "time_hour_matches_local",
+            "time_hour",
+            pl.col("_resolved").is_null() & pl.col("_utc_hour").is_not_null(),
+            f"time_hour (UTC) must be the row's local year/month/day/hour in {TIMEZONE}",
+        ),
+        RowRule(
+            "date_matches_file",
+            "time_hour",
+            pl.col("obs_date") != pl.col("landing_date"),
+            "the observation's local date must be the day its file was delivered for",
+        ),
+        *(
+            RowRule(
+                f"{column}_in_range",
+                column,
+                ~pl.col(column).is_between(low, high) & pl.col(column).is_not_null(),
+                f"{column} must be within [{low}, {high}] {unit}",
+            )
+            for column, (low, high, unit) in WEATHER_RANGES.items()
+        ),
+    ]
+    passing, quarantine = split(
+        typed, rules, record_columns=WEATHER_SCHEMA.names(), unique_key=["origin", "_utc_hour"]
+    )
+    clean = passing.select(
+        "origin",
+        "obs_date",
+        "temp",
+        "dewp",
+        "humid",
+        "wind_dir",
+        "wind_speed",
+        "wind_gust",
+        "precip",
+        "pressure",
+        "visib",
+        time_hour="_utc_hour",
+    ).select("origin", "time_hour", pl.exclude("origin", "time_hour"))
+    return clean, quarantine

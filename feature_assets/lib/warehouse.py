@@ -1,0 +1,206 @@
+"""The warehouse: one DuckDB file, one schema per tier, polars frames in and out.
+
+``WarehouseIOManager`` stores each asset as the table ``<tier>.<name>`` (its asset key) through
+dagster-duckdb's ``DuckDBResource``. It exists because dagster-duckdb-polars 0.29 cannot read with
+duckdb 2 and its partition write is not atomic (delete, then an autocommit insert by position):
+
+- a partition write is one transaction: delete the window's rows, insert the new rows by column
+  name; a failure or a crash mid-write leaves the previous rows, and a rewrite is idempotent;
+- a partitioned asset names the DATE column that holds its partition in the metadata key
+  ``partition_expr`` (as dagster-duckdb does), and rows outside the run's window are refused;
+- an input is read for the window its partition mapping gives (e.g. 7 days for a 7-day window),
+  limited to the columns named in the ``AssetIn`` metadata key ``columns`` when given.
+"""
+
+import datetime as dt
+from collections.abc import Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import dagster as dg
+import duckdb
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from feature_assets.lib.partitions import window_dates
+
+PARTITION_EXPR = "partition_expr"
+
+
+def table_name(key: dg.AssetKey) -> str:
+    """``[tier, name]`` -> ``tier.name``: the schema is the tier."""
+    if len(key.path) != 2:
+        raise ValueError(f"asset key {key.to_user_string()} must be [tier, name]")
+    return ".".join(key.path)
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """True when ``schema.table`` exists."""
+    schema, name = table.split(".")
+    found = conn.execute(
+        "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()  # duckdb 2: a result must be fetched to the end before the next statement
+    return bool(found)
+
+
+def _normalise(frame: pl.DataFrame) -> pl.DataFrame:
+    """DuckDB hands TIMESTAMPTZ back as ``Etc/UTC``; the code speaks ``UTC``."""
+    utc = [
+        name
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone not in (None, "UTC")
+    ]
+    return frame.with_columns(pl.col(utc).dt.convert_time_zone("UTC")) if utc else frame
+
+
+def _add_missing_columns(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """Schema evolution for a new nullable column; a changed type is an error to resolve."""
+    existing = {
+        row[0]: row[1] for row in conn.execute(f"describe {table}").fetchall()  # noqa: S608
+    }
+    conn.register("_incoming_types", frame.head(0))
+    incoming = {row[0]: row[1] for row in conn.execute("describe _incoming_types").fetchall()}
+    conn.unregister("_incoming_types")
+    for column, sql_type in incoming.items():
+        if column not in existing:
+            conn.execute(f'alter table {table} add column "{column}" {sql_type}')
+        elif existing[column] != sql_type:
+            raise TypeError(
+                f"{table}.{column} is {existing[column]} in the warehouse but the new rows have "
+                f"{sql_type}: migrate the table (or drop it and backfill) before writing"
+            )
+
+
+def replace_rows(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    partition_column: str | None = None,
+    dates: tuple[dt.date, dt.date] | None = None,
+) -> None:
+    """Atomically replace a table, or the rows of ``dates`` [first, last] in ``partition_column``."""
+    schema = table.split(".")[0]
+    conn.execute(f"create schema if not exists {schema}")
+    conn.register("_incoming", frame)
+    try:
+        conn.execute("begin transaction")
+        if partition_column is None or not table_exists(conn, table):
+            conn.execute(f"create or replace table {table} as select * from _incoming")
+        else:
+            assert dates is not None
+            _add_missing_columns(conn, table, frame)
+            conn.execute(
+                f'delete from {table} where "{partition_column}" between ? and ?', list(dates)
+            )
+            conn.execute(f"insert into {table} by name select * from _incoming")
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    finally:
+        conn.unregister("_incoming")
+
+
+def read_rows(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[str] | None = None,
+    partition_column: str | None = None,
+    dates: tuple[dt.date, dt.date] | None = None,
+) -> pl.DataFrame:
+    """Read a table, or the rows of ``dates`` [first, last], as a polars frame."""
+    if not table_exists(conn, table):
+        raise dg.Failure(
+            f"table {table} does not exist yet: materialise its asset first",
+            allow_retries=False,
+        )
+    select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    query = f"select {select} from {table}"
+    params: list[Any] = []
+    if partition_column and dates:
+        query += f' where "{partition_column}" between ? and ?'
+        params = list(dates)
+    return _normalise(conn.sql(query, params=params).pl())
+
+
+def null_counts(frame: pl.DataFrame) -> dict[str, int]:
+    """Null count per column, for the columns that have any."""
+    counts = frame.null_count().row(0, named=True)
+    return {column: int(n) for column, n in counts.items() if n}
+
+
+def column_schema(frame: pl.DataFrame) -> dg.TableSchema:
+    """The frame's columns as Dagster's ``dagster/column_schema``."""
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
+    )
+
+
+def output_metadata(frame: pl.DataFrame, table: str) -> dict[str, Any]:
+    """What every materialisation shows: rows, schema, nulls, where the table lives."""
+    return {
+        "dagster/row_count": frame.height,
+        "dagster/column_schema": column_schema(frame),
+        "dagster/table_name": table,
+        "null_counts": dg.MetadataValue.json(null_counts(frame)),
+    }
+
+
+class WarehouseIOManager(dg.ConfigurableIOManager):
+    """Stores polars frames as DuckDB tables ``<tier>.<name>``, one atomic write per run."""
+
+    database: dg.ResourceDependency[DuckDBResource]
+
+    @contextmanager
+    def _connection(self):
+        with self.database.get_connection() as conn:
+            yield conn
+
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None):
+        """Write the asset's rows; a partitioned asset replaces exactly its run's partitions."""
+        if obj is None:
+            return
+        frame = obj.collect() if isinstance(obj, pl.LazyFrame) else obj
+        table = table_name(context.asset_key)
+        partition_column = None
+        dates = None
+        if context.has_asset_partitions:
+            partition_column = context.definition_metadata.get(PARTITION_EXPR)
+            if not partition_column:
+                raise dg.DagsterInvariantViolationError(
+                    f"{table} is partitioned: set metadata {{'{PARTITION_EXPR}': <DATE column>}}"
+                )
+            dates = window_dates(context.asset_partitions_time_window)
+            outside = frame.filter(~pl.col(partition_column).is_between(*dates))
+            if outside.height:
+                raise dg.Failure(
+                    f"{table}: {outside.height} rows have {partition_column} outside the run's "
+                    f"partitions {dates[0]}..{dates[1]}, e.g. "
+                    f"{outside.get_column(partition_column).head(3).to_list()}",
+                    allow_retries=False,
+                )
+        with self._connection() as conn:
+            replace_rows(conn, table, frame, partition_column, dates)
+        context.add_output_metadata(output_metadata(frame, table))
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
+        """Read the upstream table for the partitions the input's mapping asks for."""
+        upstream = context.upstream_output
+        assert upstream is not None
+        table = table_name(context.asset_key)
+        columns = (context.definition_metadata or {}).get("columns")
+        partition_column = None
+        dates = None
+        if context.has_asset_partitions:
+            partition_column = (upstream.definition_metadata or {}).get(PARTITION_EXPR)
+            dates = window_dates(context.asset_partitions_time_window)
+        with self._connection() as conn:
+            frame = read_rows(conn, table, columns, partition_column, dates)
+        wants_lazy = context.dagster_type.typing_type is pl.LazyFrame
+        return frame.lazy() if wants_lazy else frame
+
+
+DUCKDB_POOL = "duckdb"
+"""Every step that opens the DuckDB file runs in this pool: DuckDB admits one writer process, so
+dagster.yaml limits the pool to one step at a time and concurrent runs queue instead of failing."""
