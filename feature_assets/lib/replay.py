@@ -121,12 +121,16 @@ def synth(
     scale: int = 30,
     years: int = 1,
     first_year: int = REAL_YEAR,
+    days: int | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> Delivered:
-    """Write ``years`` years of landing files with ``scale`` times the real flights per day."""
+    """Write ``years`` years of landing files with ``scale`` times the real flights per day.
+
+    ``days`` limits each year to its first days (for quick trials).
+    """
     result = Delivered()
     deliver_snapshots(landing, result)
-    flights_by_day = _by_day(nycflights.table("flights"))
+    flights_by_day = dict(list(_by_day(nycflights.table("flights")).items())[:days])
     weather_by_day = _by_day(nycflights.table("weather"))
     total_days = years * len(flights_by_day)
     done = 0
