@@ -48,12 +48,16 @@ def parser() -> argparse.ArgumentParser:
     )
 
     synth = commands.add_parser("synth", help="write scaled-up landing data for benchmarks")
-    synth.add_argument("--scale", type=int, default=30, help="copies of each real flight (30 ≈ 10M/yr)")
+    synth.add_argument(
+        "--scale", type=int, default=30, help="copies of each real flight (30 ≈ 10M/yr)"
+    )
     synth.add_argument("--years", type=int, default=1, help="years, the real one shifted forward")
     synth.add_argument("--first-year", type=int, default=2013)
     synth.add_argument("--days", type=int, default=None, help="only the first days of each year")
 
-    demo = commands.add_parser("demo", help="replay days and materialise every tier through Dagster")
+    demo = commands.add_parser(
+        "demo", help="replay days and materialise every tier through Dagster"
+    )
     demo.add_argument("--start", type=_date, default=dt.date(2013, 1, 1))
     demo.add_argument("--days", type=int, default=31)
     return top

@@ -14,7 +14,9 @@ from feature_assets.lib import replay, settings
 from feature_assets.lib.demo import range_tags
 from feature_assets.lib.resources import build_resources
 
-ALL_ASSETS: list[dg.AssetsDefinition] = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+ALL_ASSETS: list[dg.AssetsDefinition] = [
+    a for a in defs.assets if isinstance(a, dg.AssetsDefinition)
+]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from feature_assets.lib import replay, settings
 
 TIERS = ("ingestion", "cleansing", "transformation", "aggregation")
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-"""Run config that keeps Dagster's per-event console log quiet (the run's events are still stored)."""
+"""Run config that keeps Dagster's per-event console log quiet (events are still stored)."""
 
 
 @contextmanager

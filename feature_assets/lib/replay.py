@@ -36,6 +36,7 @@ class Delivered:
     rows: dict[str, int] | None = None
 
     def add(self, source: str, rows: int, changed: bool) -> None:
+        """Count one file."""
         self.rows = self.rows or {}
         self.rows[source] = self.rows.get(source, 0) + rows
         if changed:
@@ -79,7 +80,9 @@ def replay(
         day = start + dt.timedelta(days=offset)
         for source, by_day in tables.items():
             rows = by_day.get(day, nycflights.table(source).clear())
-            result.add(source, rows.height, write_atomically(rows, daily_file(landing, source, day)))
+            result.add(
+                source, rows.height, write_atomically(rows, daily_file(landing, source, day))
+            )
         if on_day:
             on_day(day)
         if interval_seconds and offset < days - 1:
@@ -144,7 +147,9 @@ def synth(
             weather = weather_by_day.get(real_day, nycflights.table("weather").clear())
             scaled = _scale_flights(_shift_year(flights, year), scale, seed=year)
             for source, rows in (("flights", scaled), ("weather", _shift_year(weather, year))):
-                result.add(source, rows.height, write_atomically(rows, daily_file(landing, source, day)))
+                result.add(
+                    source, rows.height, write_atomically(rows, daily_file(landing, source, day))
+                )
             done += 1
             if done % 30 == 0 or done == total_days:
                 elapsed = time.perf_counter() - started

@@ -57,7 +57,8 @@ def _normalise(frame: pl.DataFrame) -> pl.DataFrame:
 def _add_missing_columns(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     """Schema evolution for a new nullable column; a changed type is an error to resolve."""
     existing = {
-        row[0]: row[1] for row in conn.execute(f"describe {table}").fetchall()  # noqa: S608
+        row[0]: row[1]
+        for row in conn.execute(f"describe {table}").fetchall()  # noqa: S608
     }
     conn.register("_incoming_types", frame.head(0))
     incoming = {row[0]: row[1] for row in conn.execute("describe _incoming_types").fetchall()}
@@ -79,7 +80,7 @@ def replace_rows(
     partition_column: str | None = None,
     dates: tuple[dt.date, dt.date] | None = None,
 ) -> None:
-    """Atomically replace a table, or the rows of ``dates`` [first, last] in ``partition_column``."""
+    """Atomically replace a table, or its rows of ``dates`` [first, last]."""
     schema = table.split(".")[0]
     conn.execute(f"create schema if not exists {schema}")
     conn.register("_incoming", frame)

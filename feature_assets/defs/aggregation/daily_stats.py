@@ -20,8 +20,11 @@ from feature_assets.lib.transforms import aggregation
     **DAILY,
 )
 def carrier_daily_stats(flights: pl.LazyFrame) -> pl.DataFrame:
-    """One row per local day and carrier: n_flights (scheduled), n_cancelled, mean_dep_delay and
-    pct_delayed_15 (share in [0, 1] with dep_delay >= 15) over the flights that departed."""
+    """One row per local day and carrier: volume, cancellations and departure delays.
+
+    n_flights counts scheduled flights, n_cancelled those never departed; mean_dep_delay and
+    pct_delayed_15 (share in [0, 1] with dep_delay >= 15) are over the flights that departed.
+    """
     return aggregation.carrier_daily_stats(flights).collect()
 
 
@@ -33,6 +36,8 @@ def carrier_daily_stats(flights: pl.LazyFrame) -> pl.DataFrame:
     **DAILY,
 )
 def origin_weather_daily(weather: pl.LazyFrame) -> pl.DataFrame:
-    """One row per local day (date) and origin: mean_temp, max_wind_speed, total_precip,
-    min_visib and hours_observed."""
+    """One row per local day (date) and origin: the day's weather in five numbers.
+
+    mean_temp, max_wind_speed, total_precip, min_visib and hours_observed.
+    """
     return aggregation.origin_weather_daily(weather).collect()

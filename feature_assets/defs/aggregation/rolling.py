@@ -1,5 +1,7 @@
-"""Trailing-window aggregates: day D reads the daily partitions D-(n-1)..D of flights_clean
-through a ``TimeWindowPartitionMapping``."""
+"""Trailing-window aggregates over the daily partitions of flights_clean.
+
+Day D reads the partitions D-(n-1)..D through a ``TimeWindowPartitionMapping``.
+"""
 
 import dagster as dg
 import polars as pl
@@ -29,8 +31,11 @@ def _flights_over(days: int) -> dict[str, dg.AssetIn]:
     **DAILY,
 )
 def carrier_delay_7d(context: dg.AssetExecutionContext, flights: pl.LazyFrame) -> pl.DataFrame:
-    """One row per local day D and carrier: mean_dep_delay_7d, the flight-weighted mean dep_delay
-    of departed flights over D-6..D, and n_flights_7d, the number of those flights."""
+    """One row per local day D and carrier: departure delay over the trailing 7 days.
+
+    mean_dep_delay_7d is the flight-weighted mean dep_delay of departed flights over D-6..D;
+    n_flights_7d is the number of those flights.
+    """
     first, last = window_dates(context.partition_time_window)
     return aggregation.carrier_delay_7d(flights, first, last).collect()
 
@@ -43,7 +48,10 @@ def carrier_delay_7d(context: dg.AssetExecutionContext, flights: pl.LazyFrame) -
     **DAILY,
 )
 def route_delay_28d(context: dg.AssetExecutionContext, flights: pl.LazyFrame) -> pl.DataFrame:
-    """One row per local day D and route (origin, dest): mean_arr_delay_28d over D-27..D of the
-    flights with a known arr_delay, and n_flights_28d, the number of those flights."""
+    """One row per local day D and route (origin, dest): arrival delay over 28 days.
+
+    mean_arr_delay_28d is the mean arr_delay over D-27..D of the flights with a known arr_delay;
+    n_flights_28d is the number of those flights.
+    """
     first, last = window_dates(context.partition_time_window)
     return aggregation.route_delay_28d(flights, first, last).collect()

@@ -18,8 +18,11 @@ def _bad_file(error: LandingFileError, partitions: str) -> dg.Failure:
 
 
 def raw_daily_asset(source: str, description: str) -> dg.AssetsDefinition:
-    """A daily raw asset: the producer's files for the run's local days, header-checked and typed
-    by the producer contract, plus ``landing_date`` (the file's day) and ``source_file``."""
+    """A daily raw asset: the producer's files for the run's local days.
+
+    Header-checked and typed by the producer contract, plus ``landing_date`` (the file's day)
+    and ``source_file``.
+    """
 
     @dg.asset(
         name=f"raw_{source}",

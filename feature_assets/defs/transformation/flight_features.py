@@ -12,7 +12,9 @@ from feature_assets.lib.transforms import transformation
     ins={
         "flights": dg.AssetIn(key=["cleansing", "flights_clean"]),
         "weather": dg.AssetIn(key=["cleansing", "weather_clean"]),
-        "planes": dg.AssetIn(key=["ingestion", "planes"], metadata={"columns": ["tailnum", "year"]}),
+        "planes": dg.AssetIn(
+            key=["ingestion", "planes"], metadata={"columns": ["tailnum", "year"]}
+        ),
     },
     code_version="1",
     metadata=partitioned_by("flight_date"),
@@ -21,6 +23,9 @@ from feature_assets.lib.transforms import transformation
 def flight_features(
     flights: pl.LazyFrame, weather: pl.LazyFrame, planes: pl.LazyFrame
 ) -> pl.DataFrame:
-    """One row per flight (flight_id): carrier, route, distance, local departure hour, day of
-    week, plane age, the origin's weather at the scheduled UTC hour, and dep_delayed_15."""
+    """One row per flight (flight_id): the features a delay model trains on, and its label.
+
+    Carrier, route, distance, local departure hour, day of week, plane age, the origin's weather
+    at the scheduled UTC hour, and dep_delayed_15.
+    """
     return transformation.flight_features(flights, weather, planes).collect()

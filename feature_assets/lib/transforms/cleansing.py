@@ -22,8 +22,10 @@ def _local_to_utc(naive_local: pl.Expr, ambiguous: str) -> pl.Expr:
 
 
 def _resolve_local(naive_local: pl.Expr, utc_hour: pl.Expr) -> pl.Expr:
-    """The UTC instant of a local time, using the producer's UTC hour to pick the side of an
-    ambiguous (repeated) autumn hour; null when the local time does not exist or disagrees."""
+    """The UTC instant of a local time; null when it does not exist or disagrees with UTC.
+
+    The producer's UTC hour picks the side of an ambiguous (repeated) autumn hour.
+    """
     earliest = _local_to_utc(naive_local, "earliest")
     latest = _local_to_utc(naive_local, "latest")
     return (
@@ -38,7 +40,8 @@ def _delay_in_range(column: str) -> RowRule:
     return RowRule(
         f"{column}_in_range",
         column,
-        ~pl.col(column).is_between(MIN_DELAY_MINUTES, MAX_DELAY_MINUTES) & pl.col(column).is_not_null(),
+        ~pl.col(column).is_between(MIN_DELAY_MINUTES, MAX_DELAY_MINUTES)
+        & pl.col(column).is_not_null(),
         f"{column} must be within [{MIN_DELAY_MINUTES}, {MAX_DELAY_MINUTES}] minutes",
     )
 

@@ -6,6 +6,20 @@ from feature_assets.lib.partitions import TIMEZONE
 
 WEATHER_FEATURES = ["temp", "wind_speed", "precip", "visib"]
 DELAYED_MINUTES = 15
+FEATURE_COLUMNS = [
+    "flight_id",
+    "flight_date",
+    "sched_dep_utc",
+    "carrier",
+    "origin",
+    "dest",
+    "distance",
+    "dep_hour",
+    "day_of_week",
+    "plane_age_years",
+    *WEATHER_FEATURES,
+    "dep_delayed_15",
+]
 
 
 def flight_features(
@@ -24,20 +38,13 @@ def flight_features(
         flights.with_columns(time_hour=pl.col("sched_dep_utc").dt.truncate("1h"))
         .join(hourly, on=["origin", "time_hour"], how="left")
         .join(plane_years, on="tailnum", how="left")
-        .select(
-            "flight_id",
-            "flight_date",
-            "sched_dep_utc",
-            "carrier",
-            "origin",
-            "dest",
-            "distance",
+        .with_columns(
             dep_hour=pl.col("sched_dep_utc").dt.convert_time_zone(TIMEZONE).dt.hour().cast(pl.Int8),
             day_of_week=pl.col("flight_date").dt.weekday(),
             plane_age_years=(pl.col("flight_date").dt.year() - pl.col("plane_year")).cast(pl.Int32),
-            *WEATHER_FEATURES,
             dep_delayed_15=pl.when(~pl.col("cancelled")).then(
                 pl.col("dep_delay") >= DELAYED_MINUTES
             ),
         )
+        .select(FEATURE_COLUMNS)
     )
