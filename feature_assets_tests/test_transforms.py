@@ -162,7 +162,7 @@ def test_flight_features_take_weather_of_the_scheduled_utc_hour() -> None:
     planes = pl.LazyFrame(
         {"tailnum": ["N1", "N3"], "year": [2004, None]}, schema_overrides={"year": pl.Int32}
     )
-    result = transformation.flight_features(flights, weather, planes).collect()
+    result = transformation.flight_features(flights, weather, planes).collect().sort("flight_id")
     assert result["temp"].to_list() == [50.0, 48.0, None]
     assert result["dep_hour"].to_list() == [1, 1, 2]
     assert result["day_of_week"].to_list() == [7, 7, 7]  # a Sunday
