@@ -15,7 +15,7 @@ from feature_assets.lib.demo import range_tags
 from feature_assets.lib.resources import build_resources
 
 ALL_ASSETS: list[dg.AssetsDefinition] = [
-    a for a in defs.assets if isinstance(a, dg.AssetsDefinition)
+    a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)
 ]
 
 

@@ -114,7 +114,7 @@ def test_carrier_delay_7d_matches_sql(built: Path, sql: duckdb.DuckDBPyConnectio
     ua = result.filter(pl.col("carrier") == "UA", pl.col("flight_date") == LAST).row(0, named=True)
     assert ua["n_flights_7d"] == departed.sum()
     assert ua["mean_dep_delay_7d"] == pytest.approx(
-        (week["mean_dep_delay"] * departed).sum() / departed.sum()
+        float((week["mean_dep_delay"] * departed).sum()) / float(departed.sum())
     )
 
 

@@ -80,10 +80,13 @@ def test_a_new_column_is_added_and_a_changed_type_is_refused(tmp_path: Path) -> 
 def test_rows_outside_the_runs_partitions_are_refused(
     home: Path, materialize: Materialize, instance: dg.DagsterInstance
 ) -> None:
-    from feature_assets.lib.assets import DAILY, partitioned_by
+    from feature_assets.lib.assets import partitioned_by
+    from feature_assets.lib.partitions import daily_partitions
     from feature_assets.lib.resources import build_resources
 
-    @dg.asset(key_prefix="aggregation", metadata=partitioned_by("day"), **DAILY)
+    @dg.asset(
+        key_prefix="aggregation", metadata=partitioned_by("day"), partitions_def=daily_partitions
+    )
     def leaky() -> pl.DataFrame:
         return frame([D(2013, 1, 1), D(2013, 1, 9)], [1, 2])
 

@@ -68,7 +68,7 @@ def run_tiers(
         )
         elapsed = time.perf_counter() - started
         if not result.success:
-            failures = [e.message for e in result.all_events if e.is_failure]
+            failures = [str(e.message) for e in result.all_events if e.is_failure]
             raise SystemExit(f"{tier} failed (run {result.run_id}):\n" + "\n".join(failures))
         log(f"  {tier:<15} {len(keys):>2} assets  {elapsed:6.1f}s  run {result.run_id[:8]}")
 

@@ -1,5 +1,7 @@
 """Cleansing: typed, deduplicated, time-zone-correct rows; the rest is quarantined with reasons."""
 
+from typing import Literal
+
 import polars as pl
 
 from feature_assets.lib.landing import FLIGHTS_SCHEMA, WEATHER_SCHEMA
@@ -15,7 +17,7 @@ def _utc(column: str) -> pl.Expr:
     return pl.col(column).str.to_datetime(UTC_FORMAT, time_zone="UTC", strict=False)
 
 
-def _local_to_utc(naive_local: pl.Expr, ambiguous: str) -> pl.Expr:
+def _local_to_utc(naive_local: pl.Expr, ambiguous: Literal["earliest", "latest"]) -> pl.Expr:
     return naive_local.dt.replace_time_zone(
         TIMEZONE, ambiguous=ambiguous, non_existent="null"
     ).dt.convert_time_zone("UTC")
