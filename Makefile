@@ -20,6 +20,11 @@ test: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pyright
+
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/backfill.py
 
