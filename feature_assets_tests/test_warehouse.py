@@ -125,3 +125,28 @@ def test_a_missing_landing_file_fails_and_keeps_the_published_rows(
     assert read_table(home, "cleansing.weather_clean", "time_hour")["obs_date"].max() == D(
         2013, 1, 2
     )
+
+
+def test_each_partition_of_a_range_run_reports_its_own_rows(
+    home: Path, materialize: Materialize, instance: dg.DagsterInstance
+) -> None:
+    deliver(home, D(2013, 1, 1), 3)
+    materialize(D(2013, 1, 1), D(2013, 1, 3), selection="ingestion/raw_flights+")
+    key = dg.AssetKey(["cleansing", "flights_clean"])
+    counts = {}
+    for day in ("2013-01-01", "2013-01-02", "2013-01-03"):
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
+        ).records
+        materialization = records[0].asset_materialization
+        assert materialization is not None
+        counts[day] = materialization.metadata["dagster/row_count"].value
+        assert materialization.metadata["dagster/table_name"].value == "cleansing.flights_clean"
+        assert {
+            c.name for c in materialization.metadata["dagster/column_schema"].value.columns
+        } >= {
+            "flight_id",
+            "sched_dep_utc",
+        }
+    # The real number of flights scheduled on each of those local days.
+    assert counts == {"2013-01-01": 842, "2013-01-02": 943, "2013-01-03": 914}

@@ -138,13 +138,23 @@ def column_schema(frame: pl.DataFrame) -> dg.TableSchema:
     )
 
 
-def output_metadata(frame: pl.DataFrame, table: str) -> dict[str, Any]:
-    """What every materialisation shows: rows, schema, nulls, where the table lives."""
+def row_metadata(frame: pl.DataFrame) -> dict[str, Any]:
+    """What one partition's (or an unpartitioned table's) materialisation shows about its rows."""
     return {
         "dagster/row_count": frame.height,
-        "dagster/column_schema": column_schema(frame),
-        "dagster/table_name": table,
         "null_counts": dg.MetadataValue.json(null_counts(frame)),
+    }
+
+
+def metadata_by_partition(
+    frame: pl.DataFrame, partition_column: str, partition_keys: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """``row_metadata`` of each daily partition key (``YYYY-MM-DD``), empty ones included."""
+    by_day = frame.partition_by(partition_column, as_dict=True)
+    empty = frame.clear()
+    return {
+        key: row_metadata(by_day.get((dt.date.fromisoformat(key),), empty))
+        for key in partition_keys
     }
 
 
@@ -183,7 +193,18 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 )
         with self._connection() as conn:
             replace_rows(conn, table, frame, partition_column, dates)
-        context.add_output_metadata(output_metadata(frame, table))
+        context.add_output_metadata(
+            {"dagster/column_schema": column_schema(frame), "dagster/table_name": table}
+        )
+        if partition_column is None:
+            context.add_output_metadata(row_metadata(frame))
+            return
+        # A run over a range materialises each day: each gets its own rows' numbers.
+        keys = context.asset_partition_keys
+        for key, metadata in metadata_by_partition(frame, partition_column, keys).items():
+            context.step_context.add_asset_metadata(
+                metadata, asset_key=context.asset_key, partition_key=key
+            )
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
         """Read the upstream table for the partitions the input's mapping asks for."""

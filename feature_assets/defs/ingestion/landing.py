@@ -34,14 +34,11 @@ def raw_daily_asset(source: str, description: str) -> dg.AssetsDefinition:
         **DAILY,
     )
     def _raw(context: dg.AssetExecutionContext, landing: LandingZone) -> pl.DataFrame:
-        window = context.partition_time_window
-        days = days_in(window)
+        days = days_in(context.partition_time_window)
         try:
-            rows = landing.read_daily(source, days)
+            return landing.read_daily(source, days)
         except LandingFileError as e:
             raise _bad_file(e, f"{days[0]}..{days[-1]}") from e
-        context.add_output_metadata({"files": len(days)})
-        return rows
 
     return _raw  # pyright: ignore[reportReturnType] (the ** of DAILY hides the overload)
 
