@@ -4,7 +4,11 @@ import dagster as dg
 import polars as pl
 
 from feature_assets.lib.assets import DAILY, partitioned_by
+from feature_assets.lib.checks import contract_spec, publish
 from feature_assets.lib.transforms import cleansing
+
+CLEAN = dg.AssetKey(["cleansing", "weather_clean"])
+QUARANTINE = dg.AssetKey(["cleansing", "weather_quarantine"])
 
 
 @dg.multi_asset(
@@ -16,6 +20,7 @@ from feature_assets.lib.transforms import cleansing
                 "(obs_date): temperature, wind, precipitation, visibility."
             ),
             code_version="1",
+            is_required=False,
             metadata=partitioned_by("obs_date"),
         ),
         "weather_quarantine": dg.AssetOut(
@@ -25,13 +30,15 @@ from feature_assets.lib.transforms import cleansing
                 "columns, and the original values as JSON, by landing_date."
             ),
             code_version="1",
+            is_required=False,
             metadata=partitioned_by("landing_date"),
         ),
     },
     ins={"raw_weather": dg.AssetIn(key_prefix="ingestion")},
+    check_specs=[contract_spec(CLEAN), contract_spec(QUARANTINE)],
     **DAILY,
 )
-def weather_clean(raw_weather: pl.LazyFrame):
+def weather_clean(context: dg.AssetExecutionContext, raw_weather: pl.LazyFrame):
     """Split the delivered weather observations into clean rows and quarantined rows."""
     clean, quarantine = cleansing.weather_clean(raw_weather)
-    return clean.collect(), quarantine.collect()
+    yield from publish(context, {CLEAN: clean.collect(), QUARANTINE: quarantine.collect()})

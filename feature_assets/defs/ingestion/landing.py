@@ -1,9 +1,9 @@
 """Ingestion: producers' files, as delivered, become ``ingestion.raw_*`` tables."""
 
 import dagster as dg
-import polars as pl
 
 from feature_assets.lib.assets import DAILY, LANDING_RETRY, partitioned_by
+from feature_assets.lib.checks import contract_spec, publish
 from feature_assets.lib.landing import LandingFileError, LandingZone
 from feature_assets.lib.partitions import days_in
 from feature_assets.lib.warehouse import DUCKDB_POOL
@@ -23,42 +23,48 @@ def raw_daily_asset(source: str, description: str) -> dg.AssetsDefinition:
     Header-checked and typed by the producer contract, plus ``landing_date`` (the file's day)
     and ``source_file``.
     """
+    key = dg.AssetKey(["ingestion", f"raw_{source}"])
 
     @dg.asset(
-        name=f"raw_{source}",
-        key_prefix="ingestion",
+        key=key,
         description=description,
         code_version="1",
         retry_policy=LANDING_RETRY,
+        check_specs=[contract_spec(key)],
+        output_required=False,
         metadata=partitioned_by("landing_date"),
         **DAILY,
     )
-    def _raw(context: dg.AssetExecutionContext, landing: LandingZone) -> pl.DataFrame:
+    def _raw(context: dg.AssetExecutionContext, landing: LandingZone):
         days = days_in(context.partition_time_window)
         try:
-            return landing.read_daily(source, days)
+            rows = landing.read_daily(source, days)
         except LandingFileError as e:
             raise _bad_file(e, f"{days[0]}..{days[-1]}") from e
+        yield from publish(context, {key: rows})
 
     return _raw  # pyright: ignore[reportReturnType] (the ** of DAILY hides the overload)
 
 
 def snapshot_asset(source: str, description: str) -> dg.AssetsDefinition:
     """An unpartitioned dimension: the producer's latest snapshot file, replaced whole."""
+    key = dg.AssetKey(["ingestion", source])
 
     @dg.asset(
-        name=source,
-        key_prefix="ingestion",
+        key=key,
         description=description,
         code_version="1",
         retry_policy=LANDING_RETRY,
         pool=DUCKDB_POOL,
+        check_specs=[contract_spec(key, partitioned=False)],
+        output_required=False,
     )
-    def _snapshot(landing: LandingZone) -> pl.DataFrame:
+    def _snapshot(context: dg.AssetExecutionContext, landing: LandingZone):
         try:
-            return landing.read_snapshot(source)
+            rows = landing.read_snapshot(source)
         except LandingFileError as e:
             raise _bad_file(e, "(unpartitioned)") from e
+        yield from publish(context, {key: rows})
 
     return _snapshot
 

@@ -4,11 +4,16 @@ import dagster as dg
 import polars as pl
 
 from feature_assets.lib.assets import DAILY, partitioned_by
+from feature_assets.lib.checks import contract_spec, publish
 from feature_assets.lib.transforms import transformation
+
+KEY = dg.AssetKey(["transformation", "flight_features"])
 
 
 @dg.asset(
-    key_prefix="transformation",
+    key=KEY,
+    check_specs=[contract_spec(KEY)],
+    output_required=False,
     ins={
         "flights": dg.AssetIn(key=["cleansing", "flights_clean"]),
         "weather": dg.AssetIn(key=["cleansing", "weather_clean"]),
@@ -21,11 +26,15 @@ from feature_assets.lib.transforms import transformation
     **DAILY,
 )
 def flight_features(
-    flights: pl.LazyFrame, weather: pl.LazyFrame, planes: pl.LazyFrame
-) -> pl.DataFrame:
+    context: dg.AssetExecutionContext,
+    flights: pl.LazyFrame,
+    weather: pl.LazyFrame,
+    planes: pl.LazyFrame,
+):
     """One row per flight (flight_id): the features a delay model trains on, and its label.
 
     Carrier, route, distance, local departure hour, day of week, plane age, the origin's weather
     at the scheduled UTC hour, and dep_delayed_15.
     """
-    return transformation.flight_features(flights, weather, planes).collect()
+    features = transformation.flight_features(flights, weather, planes).collect()
+    yield from publish(context, {KEY: features})

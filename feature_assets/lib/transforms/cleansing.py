@@ -7,9 +7,12 @@ import polars as pl
 from feature_assets.lib.landing import FLIGHTS_SCHEMA, WEATHER_SCHEMA
 from feature_assets.lib.partitions import TIMEZONE
 from feature_assets.lib.rules import RowRule, split
+from feature_assets.lib.schemas.cleansing import (
+    MAX_DELAY_MINUTES,
+    MIN_DELAY_MINUTES,
+    WEATHER_RANGES,
+)
 
-MAX_DELAY_MINUTES = 24 * 60 + 600  # the worst real departure delay is 1,301 min
-MIN_DELAY_MINUTES = -120
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -136,19 +139,6 @@ def flights_clean(raw: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
         cancelled=pl.col("dep_time").is_null(),
     )
     return clean, quarantine
-
-
-WEATHER_RANGES = {
-    "temp": (-40.0, 130.0, "°F"),
-    "dewp": (-60.0, 100.0, "°F"),
-    "humid": (0.0, 100.0, "%"),
-    "wind_dir": (0, 360, "degrees"),
-    "wind_speed": (0.0, 150.0, "mph"),
-    "wind_gust": (0.0, 200.0, "mph"),
-    "precip": (0.0, 10.0, "inches per hour"),
-    "pressure": (900.0, 1100.0, "millibar"),
-    "visib": (0.0, 10.0, "miles"),
-}
 
 
 def weather_clean(raw: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:

@@ -1,0 +1,167 @@
+"""Quality gates: blocking checks that run on a partition's new rows before they are published.
+
+Dagster commits an asset's output before separate checks run, so feature_assets validates inside
+the asset: ``publish`` checks the new rows of every partition of the run against the asset's
+contract, records one check result per partition (with what failed, where, and examples), and
+hands the rows to the IO manager only when every partition passed. A failed gate leaves the
+published rows as they were, fails the step, and Dagster skips the downstream steps.
+"""
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import dagster as dg
+import pandera.errors
+import polars as pl
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
+
+from feature_assets.lib.partitions import daily_partitions
+from feature_assets.lib.schemas import CONTRACTS, schema_of
+from feature_assets.lib.warehouse import PARTITION_EXPR
+
+CONTRACT = "contract"
+EXAMPLES = 5
+
+
+def describe(key: dg.AssetKey) -> str:
+    """The contract in words, for the check's description in the UI."""
+    schema = schema_of(CONTRACTS[key])
+    lines = [f"pandera contract of {key.to_user_string()} (blocking):"]
+    for name, column in schema.columns.items():
+        rules = ["nullable" if column.nullable else "not null"]
+        rules += ["unique"] if column.unique else []
+        rules += [str(check.error or check.name) for check in column.checks]
+        lines.append(f"- {name}: {column.dtype}, {', '.join(rules)}")
+    if schema.unique:
+        lines.append(f"- unique together: {', '.join(list(schema.unique))}")
+    lines += [f"- {check.error or check.name}" for check in schema.checks or []]
+    return "\n".join(lines)
+
+
+def contract_spec(key: dg.AssetKey, partitioned: bool = True) -> dg.AssetCheckSpec:
+    """The blocking contract check of an asset (one result per partition when partitioned)."""
+    return dg.AssetCheckSpec(
+        CONTRACT,
+        asset=key,
+        blocking=True,
+        description=describe(key),
+        partitions_def=daily_partitions if partitioned else None,
+    )
+
+
+def failure_cases(key: dg.AssetKey, frame: pl.DataFrame) -> pl.DataFrame:
+    """Every way ``frame`` breaks its contract: column, check, failure_case, row index (or null)."""
+    try:
+        schema_of(CONTRACTS[key]).validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as errors:
+        return errors.failure_cases.select(
+            "column", "check", pl.col("failure_case").cast(pl.String), "index"
+        )
+    return pl.DataFrame(
+        schema={
+            "column": pl.String,
+            "check": pl.String,
+            "failure_case": pl.String,
+            "index": pl.Int32,
+        }
+    )
+
+
+def _evaluation(
+    key: dg.AssetKey, partition: str | None, failures: pl.DataFrame, rows: pl.DataFrame
+) -> AssetCheckEvaluation:
+    metadata: dict[str, Any] = {"partition": partition or "(unpartitioned)"}
+    if failures.height:
+        by_rule = failures.group_by("column", "check", maintain_order=True).agg(
+            failures=pl.len(), observed=pl.col("failure_case").head(3)
+        )
+        metadata |= {
+            "failures": failures.height,
+            "rules": dg.MetadataValue.md(
+                "| column | rule | failures | observed |\n|---|---|---|---|\n"
+                + "\n".join(
+                    f"| {r['column'] or '(table)'} | {r['check']} | {r['failures']} | "
+                    f"{', '.join(map(str, r['observed']))} |"
+                    for r in by_rule.iter_rows(named=True)
+                )
+            ),
+        }
+        indexes = failures["index"].drop_nulls().unique().sort().head(EXAMPLES).to_list()
+        if indexes:
+            examples = rows[indexes].to_dicts()
+            metadata["examples"] = dg.MetadataValue.json(
+                json.loads(json.dumps(examples, default=str))
+            )
+    else:
+        metadata["rows"] = rows.height
+    first = failures.row(0, named=True) if failures.height else None
+    description = (
+        f"{key.to_user_string()} partition {partition}: {failures.height} contract failures, "
+        f"first: column {first['column'] or '(table)'} rule {first['check']} "
+        f"observed {first['failure_case']}"
+        if first
+        else None
+    )
+    return AssetCheckEvaluation(
+        asset_key=key,
+        check_name=CONTRACT,
+        passed=failures.height == 0,
+        metadata=metadata,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=description,
+        blocking=True,
+        partition=partition,
+    )
+
+
+def gate(
+    key: dg.AssetKey,
+    frame: pl.DataFrame,
+    partition_column: str | None,
+    partition_keys: Sequence[str],
+) -> list[AssetCheckEvaluation]:
+    """One contract result per partition key (or one for an unpartitioned table).
+
+    A failure tied to a row counts against that row's partition; a failure of the whole table
+    (a missing column, a wrong type) counts against every partition of the run.
+    """
+    failures = failure_cases(key, frame)
+    if partition_column is None:
+        return [_evaluation(key, None, failures, frame)]
+    row_partition = frame.select(
+        pl.col(partition_column).dt.strftime("%Y-%m-%d").alias("_partition")
+    ).with_row_index("index")
+    located = failures.join(
+        row_partition.with_columns(pl.col("index").cast(pl.Int32)), on="index", how="left"
+    )
+    results = []
+    for partition in partition_keys:
+        mine = located.filter(pl.col("_partition").is_null() | (pl.col("_partition") == partition))
+        rows = frame.filter(pl.col(partition_column).dt.strftime("%Y-%m-%d") == partition)
+        # Row indexes in examples refer to the whole frame: keep them so.
+        results.append(
+            _evaluation(key, partition, mine.drop("_partition"), frame if mine.height else rows)
+        )
+    return results
+
+
+def publish(
+    context: dg.AssetExecutionContext,
+    frames: dict[dg.AssetKey, pl.DataFrame],
+) -> Iterator[dg.Output | AssetCheckEvaluation]:
+    """Gate each asset's new rows on its contract; hand them on only if every partition passed."""
+    assets_def = context.assets_def
+    check_outputs = {spec.key: name for name, spec in assets_def.check_specs_by_output_name.items()}
+    partition_keys = context.partition_keys if assets_def.partitions_def else []
+    passed: dict[dg.AssetKey, bool] = {}
+    for key, frame in frames.items():
+        spec = assets_def.specs_by_key[key]
+        partition_column = spec.metadata.get(PARTITION_EXPR) if assets_def.partitions_def else None
+        results = gate(key, frame, partition_column, partition_keys)
+        yield from results
+        yield dg.Output(None, output_name=check_outputs[dg.AssetCheckKey(key, CONTRACT)])
+        passed[key] = all(result.passed for result in results)
+    if all(passed.values()):
+        for key, frame in frames.items():
+            yield dg.Output(frame, output_name=assets_def.get_output_name_for_asset_key(key))

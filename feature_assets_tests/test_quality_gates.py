@@ -1,0 +1,118 @@
+"""Quality gates: each asset's pandera contract is a blocking check on every partition it writes."""
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from feature_assets.definitions import defs
+from feature_assets.lib import settings
+from feature_assets.lib.checks import CONTRACT, gate
+from feature_assets.lib.landing import daily_file
+from feature_assets.lib.schemas import CONTRACTS
+from feature_assets_tests.conftest import Materialize, deliver, read_table
+
+D = dt.date
+DAILY_STATS = dg.AssetKey(["aggregation", "carrier_daily_stats"])
+
+
+def stats(carriers: list[str], days: list[dt.date], n_cancelled: list[int]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "flight_date": days,
+            "carrier": carriers,
+            "n_flights": [10] * len(days),
+            "n_cancelled": n_cancelled,
+            "mean_dep_delay": [1.0] * len(days),
+            "pct_delayed_15": [0.1] * len(days),
+        },
+        schema_overrides={"n_flights": pl.Int32, "n_cancelled": pl.Int32},
+    )
+
+
+def test_every_asset_has_a_blocking_contract_check() -> None:
+    checks = {key.asset_key: key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    specs = {spec.key for spec in defs.resolve_all_asset_specs()}
+    assert set(CONTRACTS) == specs
+    assert dict.fromkeys(specs, CONTRACT) == checks
+    for check_key in defs.resolve_asset_graph().asset_check_keys:
+        spec = defs.resolve_asset_graph().get_check_spec(check_key)
+        assert spec.blocking
+        assert spec.description and "pandera contract" in spec.description
+
+
+def test_a_row_failure_counts_against_its_own_partition_only() -> None:
+    days = [D(2013, 1, 1), D(2013, 1, 2), D(2013, 1, 2)]
+    frame = stats(["AA", "UA", "UA"], days, [0, 11, 0])  # 11 cancelled of 10; UA twice on the 2nd
+    results = gate(DAILY_STATS, frame, "flight_date", ["2013-01-01", "2013-01-02"])
+    assert [(r.partition, r.passed) for r in results] == [
+        ("2013-01-01", True),
+        ("2013-01-02", False),
+    ]
+    failed = results[1]
+    assert failed.metadata["failures"].value == 3  # two duplicate rows and one impossible count
+    rules = str(failed.metadata["rules"].value)
+    assert "multiple_fields_uniqueness" in rules
+    assert "n_cancelled must not exceed n_flights" in rules
+    assert failed.description is not None and "partition 2013-01-02" in failed.description
+    assert results[0].metadata["rows"].value == 1
+
+
+def test_a_table_level_failure_counts_against_every_partition() -> None:
+    frame = stats(["AA", "UA"], [D(2013, 1, 1), D(2013, 1, 2)], [0, 0]).drop("pct_delayed_15")
+    results = gate(DAILY_STATS, frame, "flight_date", ["2013-01-01", "2013-01-02"])
+    assert [r.passed for r in results] == [False, False]
+    assert "pct_delayed_15" in str(results[0].metadata["rules"].value)
+
+
+def test_a_bad_carrier_code_is_stopped_at_cleansing_and_healed_by_a_corrected_file(
+    home: Path, materialize: Materialize, instance: dg.DagsterInstance
+) -> None:
+    day = D(2013, 1, 2)
+    deliver(home, D(2013, 1, 1), 2)
+    materialize(D(2013, 1, 1), day)
+    published = {
+        table: read_table(home, table, key)
+        for table, key in (
+            ("cleansing.flights_clean", "flight_id"),
+            ("transformation.flight_features", "flight_id"),
+            ("aggregation.carrier_delay_7d", "flight_date, carrier"),
+        )
+    }
+    path = daily_file(settings.landing_dir(home), "flights", day)
+    good = path.read_bytes()
+    path.write_bytes(good.replace(b",UA,", b",UAL,", 1))  # a producer switches to ICAO codes
+    bad = path.read_bytes()
+
+    result = materialize(day, day, raise_on_error=False)
+
+    assert not result.success
+    (evaluation,) = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        and e.asset_check_evaluation_data.asset_key == dg.AssetKey(["cleansing", "flights_clean"])
+    ]
+    assert not evaluation.passed
+    assert evaluation.partition == "2013-01-02"
+    assert evaluation.description is not None
+    assert evaluation.description.startswith(
+        "cleansing/flights_clean partition 2013-01-02: 2 contract failures"
+    )
+    rules = str(evaluation.metadata["rules"].value)
+    assert "| carrier | str_length(2, 2) | 1 | UAL |" in rules
+    assert "| flight_id | str_matches" in rules
+    assert "'carrier': 'UAL'" in str(evaluation.metadata["examples"].value)
+    # Nothing downstream of the gate ran; every published table kept its rows.
+    steps = {e.step_key for e in result.all_events if e.is_successful_output}
+    assert "transformation__flight_features" not in steps
+    for table, before in published.items():
+        assert_frame_equal(read_table(home, table, before.columns[0]), before)
+    assert path.read_bytes() == bad  # the landing file is left as delivered
+
+    path.write_bytes(good)  # the producer re-delivers the corrected file
+    healed = materialize(day, day)
+    assert healed.success
+    assert read_table(home, "cleansing.flights_clean", "flight_id").height == 842 + 943
