@@ -5,6 +5,8 @@ import datetime as dt
 import os
 import sys
 
+import dagster as dg
+
 from feature_assets.lib import settings
 
 
@@ -55,6 +57,10 @@ def parser() -> argparse.ArgumentParser:
     synth.add_argument("--first-year", type=int, default=2013)
     synth.add_argument("--days", type=int, default=None, help="only the first days of each year")
 
+    commands.add_parser(
+        "validate", help="check the asset graph before any run: cycles, inputs, contracts"
+    )
+
     demo = commands.add_parser(
         "demo", help="replay days and materialise every tier through Dagster"
     )
@@ -94,10 +100,36 @@ def main(argv: list[str] | None = None) -> int:
             progress=lambda line: print(line, flush=True),
         )
         print(f"{result.written} files written, {result.unchanged} unchanged, in {landing}")
+    elif args.command == "validate":
+        return validate()
     elif args.command == "demo":
         from feature_assets.lib.demo import demo
 
         demo(args.start, args.days)
+    return 0
+
+
+def validate() -> int:
+    """Load the code location and report every problem of its graph; 1 if there is any."""
+    try:
+        from feature_assets.definitions import defs
+    except Exception as e:  # a cycle or a broken definition fails at load: report it plainly
+        print(f"the code location does not load: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    from feature_assets.lib.schemas import CONTRACTS
+    from feature_assets.lib.validate import problems
+
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    found = problems(assets, CONTRACTS)
+    for problem in found:
+        print(problem, file=sys.stderr)
+    if found:
+        print(f"{len(found)} problems", file=sys.stderr)
+        return 1
+    edges = sum(len(spec.deps) for a in assets for spec in a.specs)
+    print(
+        f"ok: {sum(len(a.keys) for a in assets)} assets, {edges} dependencies, every contract met"
+    )
     return 0
 
 
