@@ -126,7 +126,7 @@ def validate() -> int:
     if found:
         print(f"{len(found)} problems", file=sys.stderr)
         return 1
-    edges = sum(len(spec.deps) for a in assets for spec in a.specs)
+    edges = sum(len(list(spec.deps)) for a in assets for spec in a.specs)
     print(
         f"ok: {sum(len(a.keys) for a in assets)} assets, {edges} dependencies, every contract met"
     )
