@@ -10,6 +10,7 @@ from polars.testing import assert_frame_equal
 from feature_assets.definitions import defs
 from feature_assets.lib import settings
 from feature_assets.lib.checks import CONTRACT, gate
+from feature_assets.lib.gates import VOLUME, VolumeRule, volume
 from feature_assets.lib.landing import daily_file
 from feature_assets.lib.schemas import CONTRACTS
 from feature_assets_tests.conftest import Materialize, deliver, read_table
@@ -33,14 +34,19 @@ def stats(carriers: list[str], days: list[dt.date], n_cancelled: list[int]) -> p
 
 
 def test_every_asset_has_a_blocking_contract_check() -> None:
-    checks = {key.asset_key: key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    graph = defs.resolve_asset_graph()
     specs = {spec.key for spec in defs.resolve_all_asset_specs()}
     assert set(CONTRACTS) == specs
-    assert dict.fromkeys(specs, CONTRACT) == checks
-    for check_key in defs.resolve_asset_graph().asset_check_keys:
-        spec = defs.resolve_asset_graph().get_check_spec(check_key)
+    contracts = {key for key in graph.asset_check_keys if key.name == CONTRACT}
+    assert {key.asset_key for key in contracts} == specs
+    for check_key in contracts:
+        spec = graph.get_check_spec(check_key)
         assert spec.blocking
         assert spec.description and "pandera contract" in spec.description
+    volumes = {
+        key.asset_key.to_user_string() for key in graph.asset_check_keys if key.name == VOLUME
+    }
+    assert volumes == {"ingestion/raw_flights", "ingestion/raw_weather"}
 
 
 def test_a_row_failure_counts_against_its_own_partition_only() -> None:
@@ -116,3 +122,50 @@ def test_a_bad_carrier_code_is_stopped_at_cleansing_and_healed_by_a_corrected_fi
     healed = materialize(day, day)
     assert healed.success
     assert read_table(home, "cleansing.flights_clean", "flight_id").height == 842 + 943
+
+
+RAW_FLIGHTS = dg.AssetKey(["ingestion", "raw_flights"])
+
+
+def test_volume_is_judged_against_the_median_of_the_days_before() -> None:
+    counts = {D(2013, 1, d): n for d, n in ((1, 900), (2, 1000), (3, 950), (4, 300), (6, 2000))}
+    results = volume(RAW_FLIGHTS, VolumeRule(), counts, ["2013-01-03", "2013-01-04", "2013-01-05"])
+    by_day = {r.partition: r for r in results}
+    # 3 January has only two earlier days: too little history, passes.
+    assert by_day["2013-01-03"].passed
+    assert by_day["2013-01-03"].metadata["history_days"].value == 2
+    # 4 January: 300 rows against the median 950 of 1..3 January.
+    assert not by_day["2013-01-04"].passed
+    assert by_day["2013-01-04"].metadata["ratio"].value == round(300 / 950, 3)
+    assert by_day["2013-01-04"].description == (
+        "ingestion/raw_flights partition 2013-01-04: 300 rows = 0.32 × the median 950 of the "
+        "3 days before (outside [0.5, 2.0])"
+    )
+    # 5 January is one of the run's days with no rows at all.
+    assert by_day["2013-01-05"].metadata["rows"].value == 0
+    assert not by_day["2013-01-05"].passed
+    assert all(r.severity == dg.AssetCheckSeverity.ERROR and r.blocking for r in results)
+
+
+def test_a_day_without_weather_is_reported_but_not_held_back(
+    home: Path, materialize: Materialize, instance: dg.DagsterInstance
+) -> None:
+    # The real weather data stops on 30 December at 18:00: 31 December is delivered empty.
+    deliver(home, D(2013, 12, 27), 5)
+    result = materialize(D(2013, 12, 27), D(2013, 12, 31))
+    assert result.success
+    (warning,) = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        and e.asset_check_evaluation_data.check_name == VOLUME
+        and not e.asset_check_evaluation_data.passed
+    ]
+    assert (warning.asset_key, warning.partition) == (
+        dg.AssetKey(["ingestion", "raw_weather"]),
+        "2013-12-31",
+    )
+    assert warning.severity == dg.AssetCheckSeverity.WARN
+    features = read_table(home, "transformation.flight_features", "flight_id")
+    last_day = features.filter(pl.col("flight_date") == D(2013, 12, 31))
+    assert last_day.height == 776 and last_day["temp"].null_count() == 776

@@ -146,22 +146,35 @@ def gate(
     return results
 
 
+def blocks(evaluation: AssetCheckEvaluation) -> bool:
+    """True for a failed blocking check of ERROR severity (WARN reports, never blocks)."""
+    return (
+        not evaluation.passed
+        and bool(evaluation.blocking)
+        and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    )
+
+
 def publish(
     context: dg.AssetExecutionContext,
     frames: dict[dg.AssetKey, pl.DataFrame],
+    gates: Sequence[AssetCheckEvaluation] = (),
 ) -> Iterator[dg.Output | AssetCheckEvaluation]:
-    """Gate each asset's new rows on its contract; hand them on only if every partition passed."""
+    """Gate new rows on their contracts and on ``gates``; hand them on only if nothing blocks.
+
+    ``gates`` are further check results the asset has already evaluated (e.g. volume).
+    """
     assets_def = context.assets_def
     check_outputs = {spec.key: name for name, spec in assets_def.check_specs_by_output_name.items()}
     partition_keys = context.partition_keys if assets_def.partitions_def else []
-    passed: dict[dg.AssetKey, bool] = {}
+    evaluations = list(gates)
     for key, frame in frames.items():
         spec = assets_def.specs_by_key[key]
         partition_column = spec.metadata.get(PARTITION_EXPR) if assets_def.partitions_def else None
-        results = gate(key, frame, partition_column, partition_keys)
-        yield from results
-        yield dg.Output(None, output_name=check_outputs[dg.AssetCheckKey(key, CONTRACT)])
-        passed[key] = all(result.passed for result in results)
-    if all(passed.values()):
+        evaluations += gate(key, frame, partition_column, partition_keys)
+    yield from evaluations
+    for check_key in {evaluation.asset_check_key for evaluation in evaluations}:
+        yield dg.Output(None, output_name=check_outputs[check_key])
+    if not any(blocks(evaluation) for evaluation in evaluations):
         for key, frame in frames.items():
             yield dg.Output(frame, output_name=assets_def.get_output_name_for_asset_key(key))

@@ -125,6 +125,19 @@ def read_rows(
     return _normalise(conn.sql(query, params=params).pl())
 
 
+def daily_counts(
+    conn: duckdb.DuckDBPyConnection, table: str, column: str, first: dt.date, last: dt.date
+) -> dict[dt.date, int]:
+    """Rows per day of DATE ``column`` in [first, last]; empty when the table does not exist."""
+    if not table_exists(conn, table):
+        return {}
+    rows = conn.execute(
+        f'select "{column}", count(*) from {table} where "{column}" between ? and ? group by 1',
+        [first, last],
+    ).fetchall()
+    return {day: int(n) for day, n in rows}
+
+
 def null_counts(frame: pl.DataFrame) -> dict[str, int]:
     """Null count per column, for the columns that have any."""
     counts = frame.null_count().row(0, named=True)

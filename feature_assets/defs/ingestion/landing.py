@@ -1,12 +1,16 @@
 """Ingestion: producers' files, as delivered, become ``ingestion.raw_*`` tables."""
 
+import datetime as dt
+
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 
 from feature_assets.lib.assets import DAILY, LANDING_RETRY, partitioned_by
 from feature_assets.lib.checks import contract_spec, publish
+from feature_assets.lib.gates import VolumeRule, volume, volume_spec
 from feature_assets.lib.landing import LandingFileError, LandingZone
 from feature_assets.lib.partitions import days_in
-from feature_assets.lib.warehouse import DUCKDB_POOL
+from feature_assets.lib.warehouse import DUCKDB_POOL, daily_counts, table_name
 
 
 def _bad_file(error: LandingFileError, partitions: str) -> dg.Failure:
@@ -17,7 +21,7 @@ def _bad_file(error: LandingFileError, partitions: str) -> dg.Failure:
     )
 
 
-def raw_daily_asset(source: str, description: str) -> dg.AssetsDefinition:
+def raw_daily_asset(source: str, description: str, rule: VolumeRule) -> dg.AssetsDefinition:
     """A daily raw asset: the producer's files for the run's local days.
 
     Header-checked and typed by the producer contract, plus ``landing_date`` (the file's day)
@@ -30,18 +34,25 @@ def raw_daily_asset(source: str, description: str) -> dg.AssetsDefinition:
         description=description,
         code_version="1",
         retry_policy=LANDING_RETRY,
-        check_specs=[contract_spec(key)],
+        check_specs=[contract_spec(key), volume_spec(key, rule)],
         output_required=False,
         metadata=partitioned_by("landing_date"),
         **DAILY,
     )
-    def _raw(context: dg.AssetExecutionContext, landing: LandingZone):
+    def _raw(context: dg.AssetExecutionContext, landing: LandingZone, duckdb: DuckDBResource):
         days = days_in(context.partition_time_window)
         try:
             rows = landing.read_daily(source, days)
         except LandingFileError as e:
             raise _bad_file(e, f"{days[0]}..{days[-1]}") from e
-        yield from publish(context, {key: rows})
+        before = days[0] - dt.timedelta(days=rule.days)
+        with duckdb.get_connection() as conn:
+            counts = daily_counts(conn, table_name(key), "landing_date", before, days[0])
+        in_run = rows.group_by("landing_date").len().rows()
+        counts = {day: n for day, n in counts.items() if day < days[0]} | dict(in_run)
+        yield from publish(
+            context, {key: rows}, gates=volume(key, rule, counts, context.partition_keys)
+        )
 
     return _raw  # pyright: ignore[reportReturnType] (the ** of DAILY hides the overload)
 
@@ -70,10 +81,16 @@ def snapshot_asset(source: str, description: str) -> dg.AssetsDefinition:
 
 
 raw_flights = raw_daily_asset(
-    "flights", "One row per scheduled flight as the producer delivered it, per local day's file."
+    "flights",
+    "One row per scheduled flight as the producer delivered it, per local day's file.",
+    VolumeRule(),
 )
 raw_weather = raw_daily_asset(
-    "weather", "One row per airport and hour as the producer delivered it, per local day's file."
+    "weather",
+    "One row per airport and hour as the producer delivered it, per local day's file.",
+    # Missing hours are reported, not invented, and do not hold the day back: the features of
+    # an unobserved hour are null.
+    VolumeRule(severity=dg.AssetCheckSeverity.WARN),
 )
 airlines = snapshot_asset("airlines", "One row per carrier code: the airline's name.")
 airports = snapshot_asset("airports", "One row per FAA airport code: name, location, time zone.")
