@@ -69,9 +69,14 @@ def failure_cases(key: dg.AssetKey, frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _evaluation(
-    key: dg.AssetKey, partition: str | None, failures: pl.DataFrame, rows: pl.DataFrame
+    key: dg.AssetKey,
+    partition: str | None,
+    failures: pl.DataFrame,
+    frame: pl.DataFrame,
+    rows: int,
 ) -> AssetCheckEvaluation:
-    metadata: dict[str, Any] = {"partition": partition or "(unpartitioned)"}
+    """The contract result of one partition; ``failures`` index rows of the whole ``frame``."""
+    metadata: dict[str, Any] = {"partition": partition or "(unpartitioned)", "rows": rows}
     if failures.height:
         by_rule = failures.group_by("column", "check", maintain_order=True).agg(
             failures=pl.len(), observed=pl.col("failure_case").head(3)
@@ -89,12 +94,10 @@ def _evaluation(
         }
         indexes = failures["index"].drop_nulls().unique().sort().head(EXAMPLES).to_list()
         if indexes:
-            examples = rows[indexes].to_dicts()
+            examples = frame[indexes].to_dicts()
             metadata["examples"] = dg.MetadataValue.json(
                 json.loads(json.dumps(examples, default=str))
             )
-    else:
-        metadata["rows"] = rows.height
     first = failures.row(0, named=True) if failures.height else None
     description = (
         f"{key.to_user_string()} partition {partition}: {failures.height} contract failures, "
@@ -124,26 +127,38 @@ def gate(
     """One contract result per partition key (or one for an unpartitioned table).
 
     A failure tied to a row counts against that row's partition; a failure of the whole table
-    (a missing column, a wrong type) counts against every partition of the run.
+    (a missing column, a wrong type) counts against every partition of the run. Linear in the
+    rows: only the failing rows are located.
     """
     failures = failure_cases(key, frame)
     if partition_column is None:
-        return [_evaluation(key, None, failures, frame)]
-    row_partition = frame.select(
-        pl.col(partition_column).dt.strftime("%Y-%m-%d").alias("_partition")
-    ).with_row_index("index")
-    located = failures.join(
-        row_partition.with_columns(pl.col("index").cast(pl.Int32)), on="index", how="left"
-    )
-    results = []
-    for partition in partition_keys:
-        mine = located.filter(pl.col("_partition").is_null() | (pl.col("_partition") == partition))
-        rows = frame.filter(pl.col(partition_column).dt.strftime("%Y-%m-%d") == partition)
-        # Row indexes in examples refer to the whole frame: keep them so.
-        results.append(
-            _evaluation(key, partition, mine.drop("_partition"), frame if mine.height else rows)
+        return [_evaluation(key, None, failures, frame, frame.height)]
+    rows = dict(frame.group_by(pl.col(partition_column).dt.strftime("%Y-%m-%d")).len().iter_rows())
+    at_rows = failures["index"].drop_nulls().unique()
+    partition_of = dict(
+        zip(
+            at_rows.to_list(),
+            frame[partition_column].gather(at_rows).dt.strftime("%Y-%m-%d").to_list(),
+            strict=True,
         )
-    return results
+    )
+    located = failures.with_columns(
+        _partition=pl.col("index").replace_strict(
+            partition_of, default=None, return_dtype=pl.String
+        )
+    )
+    by_partition = located.partition_by("_partition", as_dict=True, include_key=False)
+    everywhere = by_partition.get((None,), failures.clear())
+    return [
+        _evaluation(
+            key,
+            partition,
+            pl.concat([by_partition.get((partition,), failures.clear()), everywhere]),
+            frame,
+            rows.get(partition, 0),
+        )
+        for partition in partition_keys
+    ]
 
 
 def blocks(evaluation: AssetCheckEvaluation) -> bool:
