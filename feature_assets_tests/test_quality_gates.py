@@ -1,22 +1,34 @@
 """Quality gates: each asset's pandera contract is a blocking check on every partition it writes."""
 
 import datetime as dt
+import math
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from feature_assets.definitions import defs
-from feature_assets.lib import settings
+from feature_assets.defs.cleansing.flights_clean import DEP_DELAY_DRIFT
+from feature_assets.lib import nycflights, settings
 from feature_assets.lib.checks import CONTRACT, gate
-from feature_assets.lib.gates import VOLUME, VolumeRule, volume
+from feature_assets.lib.gates import (
+    DRIFT,
+    VOLUME,
+    VolumeRule,
+    bin_counts,
+    drift,
+    psi,
+    volume,
+)
 from feature_assets.lib.landing import daily_file
 from feature_assets.lib.schemas import CONTRACTS
 from feature_assets_tests.conftest import Materialize, deliver, read_table
 
 D = dt.date
 DAILY_STATS = dg.AssetKey(["aggregation", "carrier_daily_stats"])
+CLEAN_FLIGHTS = dg.AssetKey(["cleansing", "flights_clean"])
 
 
 def stats(carriers: list[str], days: list[dt.date], n_cancelled: list[int]) -> pl.DataFrame:
@@ -47,6 +59,9 @@ def test_every_asset_has_a_blocking_contract_check() -> None:
         key.asset_key.to_user_string() for key in graph.asset_check_keys if key.name == VOLUME
     }
     assert volumes == {"ingestion/raw_flights", "ingestion/raw_weather"}
+    drifts = [key for key in graph.asset_check_keys if key.name == DRIFT]
+    assert [key.asset_key for key in drifts] == [CLEAN_FLIGHTS]
+    assert not graph.get_check_spec(drifts[0]).blocking
 
 
 def test_a_row_failure_counts_against_its_own_partition_only() -> None:
@@ -100,6 +115,7 @@ def test_a_bad_carrier_code_is_stopped_at_cleansing_and_healed_by_a_corrected_fi
         for e in result.all_events
         if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
         and e.asset_check_evaluation_data.asset_key == dg.AssetKey(["cleansing", "flights_clean"])
+        and e.asset_check_evaluation_data.check_name == CONTRACT
     ]
     assert not evaluation.passed
     assert evaluation.partition == "2013-01-02"
@@ -169,3 +185,26 @@ def test_a_day_without_weather_is_reported_but_not_held_back(
     features = read_table(home, "transformation.flight_features", "flight_id")
     last_day = features.filter(pl.col("flight_date") == D(2013, 12, 31))
     assert last_day.height == 776 and last_day["temp"].null_count() == 776
+
+
+def test_psi_of_identical_and_of_shifted_histograms() -> None:
+    assert psi([10, 20, 70], [1, 2, 7]) == 0.0
+    # Half the mass moved from the last bin to the first: (0.4)·ln(0.5/0.1) + (-0.4)·ln(0.3/0.7).
+    expected = 0.4 * math.log(0.5 / 0.1) - 0.4 * math.log(0.3 / 0.7)
+    assert psi([50, 20, 30], [10, 20, 70]) == pytest.approx(expected)
+
+
+def test_drift_of_real_departure_delays_flags_the_march_snowstorm() -> None:
+    flights = nycflights.table("flights").with_columns(day=pl.date("year", "month", "day"))
+    rule = DEP_DELAY_DRIFT
+    keys = [(D(2013, 1, 1) + dt.timedelta(days=i)).isoformat() for i in range(365)]
+    results = drift(CLEAN_FLIGHTS, rule, bin_counts(flights, "day", rule), keys)
+    judged = [r for r in results if "psi" in r.metadata]
+    assert len(judged) == 365 - 7  # the first week has too little history
+    worst = max(judged, key=lambda r: float(r.metadata["psi"].value))  # pyright: ignore
+    assert worst.partition == "2013-03-08"
+    assert worst.severity == dg.AssetCheckSeverity.ERROR and not worst.passed
+    assert not worst.blocking
+    assert "| >240 |" in str(worst.metadata["histogram"].value)
+    flagged = [r for r in judged if not r.passed]
+    assert 5 <= len(flagged) <= 25  # calibrated: about the 95th percentile of real days

@@ -109,9 +109,15 @@ def read_rows(
     columns: Sequence[str] | None = None,
     partition_column: str | None = None,
     dates: tuple[dt.date, dt.date] | None = None,
+    missing_ok: bool = False,
 ) -> pl.DataFrame:
-    """Read a table, or the rows of ``dates`` [first, last], as a polars frame."""
+    """Read a table, or the rows of ``dates`` [first, last], as a polars frame.
+
+    A table that does not exist yet is an error, or, with ``missing_ok``, no rows and no columns.
+    """
     if not table_exists(conn, table):
+        if missing_ok:
+            return pl.DataFrame(schema={c: pl.Null for c in columns or []})
         raise dg.Failure(
             f"table {table} does not exist yet: materialise its asset first",
             allow_retries=False,

@@ -1,14 +1,21 @@
 """Cleansing of flights: typed, deduplicated, time-zone-correct; bad rows quarantined."""
 
+import datetime as dt
+
 import dagster as dg
 import polars as pl
+from dagster_duckdb import DuckDBResource
 
 from feature_assets.lib.assets import DAILY, partitioned_by
 from feature_assets.lib.checks import contract_spec, publish
+from feature_assets.lib.gates import DriftRule, bin_counts, drift, drift_spec
+from feature_assets.lib.partitions import window_dates
 from feature_assets.lib.transforms import cleansing
+from feature_assets.lib.warehouse import read_rows, table_name
 
 CLEAN = dg.AssetKey(["cleansing", "flights_clean"])
 QUARANTINE = dg.AssetKey(["cleansing", "flights_quarantine"])
+DEP_DELAY_DRIFT = DriftRule("dep_delay", (-10, -5, 0, 5, 15, 30, 60, 120, 240))
 
 
 @dg.multi_asset(
@@ -36,10 +43,34 @@ QUARANTINE = dg.AssetKey(["cleansing", "flights_quarantine"])
         ),
     },
     ins={"raw_flights": dg.AssetIn(key_prefix="ingestion")},
-    check_specs=[contract_spec(CLEAN), contract_spec(QUARANTINE)],
+    check_specs=[
+        contract_spec(CLEAN),
+        contract_spec(QUARANTINE),
+        drift_spec(CLEAN, DEP_DELAY_DRIFT),
+    ],
     **DAILY,
 )
-def flights_clean(context: dg.AssetExecutionContext, raw_flights: pl.LazyFrame):
-    """Split the delivered flights into clean rows and quarantined rows."""
-    clean, quarantine = cleansing.flights_clean(raw_flights)
-    yield from publish(context, {CLEAN: clean.collect(), QUARANTINE: quarantine.collect()})
+def flights_clean(
+    context: dg.AssetExecutionContext, raw_flights: pl.LazyFrame, duckdb: DuckDBResource
+):
+    """Split the delivered flights into clean rows and quarantined rows; gate them."""
+    clean, quarantine = (frame.collect() for frame in cleansing.flights_clean(raw_flights))
+    first, _last = window_dates(context.partition_time_window)
+    history_window = (first - dt.timedelta(days=DEP_DELAY_DRIFT.days), first - dt.timedelta(days=1))
+    with duckdb.get_connection() as conn:
+        history = read_rows(
+            conn,
+            table_name(CLEAN),
+            ["flight_date", DEP_DELAY_DRIFT.column],
+            "flight_date",
+            history_window,
+            missing_ok=True,
+        )
+    counts = bin_counts(history, "flight_date", DEP_DELAY_DRIFT) | bin_counts(
+        clean, "flight_date", DEP_DELAY_DRIFT
+    )
+    yield from publish(
+        context,
+        {CLEAN: clean, QUARANTINE: quarantine},
+        gates=drift(CLEAN, DEP_DELAY_DRIFT, counts, context.partition_keys),
+    )
