@@ -14,6 +14,21 @@ from feature_assets.lib import replay, settings
 from feature_assets.lib.demo import range_tags
 from feature_assets.lib.resources import build_resources
 
+PUBLIC_TABLES = {
+    "ingestion": {"raw_flights", "raw_weather", "airlines", "airports", "planes"},
+    "cleansing": {"flights_clean", "flights_quarantine", "weather_clean", "weather_quarantine"},
+    "transformation": {"flight_features"},
+    "aggregation": {
+        "carrier_daily_stats",
+        "carrier_delay_7d",
+        "route_delay_28d",
+        "origin_weather_daily",
+    },
+}
+"""The tables of each tier: the public interface users and ML code query."""
+SNAPSHOTS = {"airlines", "airports", "planes"}
+"""The unpartitioned dimension tables."""
+
 ALL_ASSETS: list[dg.AssetsDefinition] = [
     a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)
 ]

@@ -5,21 +5,7 @@ import dagster as dg
 from feature_assets.definitions import defs
 from feature_assets.lib.partitions import daily_partitions
 from feature_assets.lib.warehouse import DUCKDB_POOL, PARTITION_EXPR
-from feature_assets_tests.conftest import ALL_ASSETS
-
-TIERS = ["ingestion", "cleansing", "transformation", "aggregation"]
-EXPECTED = {
-    "ingestion": {"raw_flights", "raw_weather", "airlines", "airports", "planes"},
-    "cleansing": {"flights_clean", "flights_quarantine", "weather_clean", "weather_quarantine"},
-    "transformation": {"flight_features"},
-    "aggregation": {
-        "carrier_daily_stats",
-        "carrier_delay_7d",
-        "route_delay_28d",
-        "origin_weather_daily",
-    },
-}
-DIMENSIONS = {"airlines", "airports", "planes"}
+from feature_assets_tests.conftest import ALL_ASSETS, PUBLIC_TABLES, SNAPSHOTS
 
 
 def specs() -> list[dg.AssetSpec]:
@@ -36,7 +22,7 @@ def test_four_tiers_hold_the_public_tables() -> None:
     for spec in specs():
         tier, name = spec.key.path
         found.setdefault(tier, set()).add(name)
-    assert found == EXPECTED
+    assert found == PUBLIC_TABLES
 
 
 def test_every_asset_is_described_owned_versioned_and_grouped_by_its_tier() -> None:
@@ -52,7 +38,7 @@ def test_every_asset_is_described_owned_versioned_and_grouped_by_its_tier() -> N
 
 def test_every_fact_table_shares_the_daily_partitions_and_names_its_date_column() -> None:
     for spec in specs():
-        if spec.key.path[1] in DIMENSIONS:
+        if spec.key.path[1] in SNAPSHOTS:
             assert spec.partitions_def is None
         else:
             assert spec.partitions_def == daily_partitions, spec.key

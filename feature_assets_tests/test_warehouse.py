@@ -142,11 +142,8 @@ def test_each_partition_of_a_range_run_reports_its_own_rows(
         assert materialization is not None
         counts[day] = materialization.metadata["dagster/row_count"].value
         assert materialization.metadata["dagster/table_name"].value == "cleansing.flights_clean"
-        assert {
-            c.name for c in materialization.metadata["dagster/column_schema"].value.columns
-        } >= {
-            "flight_id",
-            "sched_dep_utc",
-        }
+        schema = materialization.metadata["dagster/column_schema"]
+        assert isinstance(schema, dg.TableSchemaMetadataValue)
+        assert {c.name for c in schema.schema.columns} >= {"flight_id", "sched_dep_utc"}
     # The real number of flights scheduled on each of those local days.
     assert counts == {"2013-01-01": 842, "2013-01-02": 943, "2013-01-03": 914}

@@ -3,16 +3,14 @@
 from pathlib import Path
 from typing import Any
 
-from dagster_duckdb import DuckDBResource
-
 from feature_assets.lib.landing import LandingZone
 from feature_assets.lib.settings import landing_dir, warehouse_path
-from feature_assets.lib.warehouse import WarehouseIOManager
+from feature_assets.lib.warehouse import WarehouseDatabase, WarehouseIOManager
 
 
 def build_resources(home: Path) -> dict[str, Any]:
-    """The warehouse (DuckDB through dagster-duckdb), its IO manager and the landing zone."""
-    database = DuckDBResource(database=str(warehouse_path(home)))
+    """The warehouse (DuckDB, one process at a time), its IO manager and the landing zone."""
+    database = WarehouseDatabase(database=str(warehouse_path(home)))
     return {
         "duckdb": database,
         "io_manager": WarehouseIOManager(database=database),

@@ -13,8 +13,10 @@ duckdb 2 and its partition write is not atomic (delete, then an autocommit inser
 """
 
 import datetime as dt
-from collections.abc import Sequence
+import fcntl
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -177,10 +179,34 @@ def metadata_by_partition(
     }
 
 
+class WarehouseDatabase(DuckDBResource):
+    """dagster-duckdb's ``DuckDBResource``, opened by one process at a time.
+
+    DuckDB admits one writer process and refuses a second (``Could not set lock on file``);
+    dagster-duckdb retries that for about 100 s, then fails. The ``duckdb`` pool queues steps,
+    but two runs that start at the same instant can both win the pool's one slot (SQLite has no
+    row lock for Dagster's slot claim). So every connection also holds an exclusive lock on
+    ``<database>.lock`` while open: another process waits for it, however long the first takes.
+    Connections are not nested within a process (a nested one would wait for itself).
+    """
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the warehouse, holding the cross-process lock while open."""
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{self.database}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                with super().get_connection() as conn:
+                    yield conn
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 class WarehouseIOManager(dg.ConfigurableIOManager):
     """Stores polars frames as DuckDB tables ``<tier>.<name>``, one atomic write per run."""
 
-    database: dg.ResourceDependency[DuckDBResource]
+    database: dg.ResourceDependency[WarehouseDatabase]
 
     @contextmanager
     def _connection(self):
@@ -244,4 +270,6 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
 DUCKDB_POOL = "duckdb"
 """Every step that opens the DuckDB file runs in this pool: DuckDB admits one writer process, so
-dagster.yaml limits the pool to one step at a time and concurrent runs queue instead of failing."""
+dagster.yaml limits the pool to one step at a time and concurrent runs queue (visibly, in the UI)
+instead of failing; ``WarehouseDatabase``'s file lock covers what the pool cannot (two runs that
+claim the slot at the same instant, and processes outside Dagster's queue)."""
