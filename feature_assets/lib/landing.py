@@ -110,16 +110,30 @@ def snapshot_file(landing: Path, source: str) -> Path:
     return landing / source / f"{source}.csv"
 
 
-def check_header(path: Path, schema: pl.Schema) -> None:
-    """Raise ``LandingFileError`` unless the file's header is exactly the producer's columns."""
+def check_file(path: Path, schema: pl.Schema) -> None:
+    """Raise ``LandingFileError`` unless the file is whole and its header is the producer's.
+
+    Whole: not empty, and ending with a newline (a producer writes complete lines; a file cut
+    short mid-line would otherwise be read as fewer rows). Header: exactly the contract's
+    columns, in order.
+    """
     try:
         with path.open("rb") as f:
-            first = f.readline().decode("utf-8").rstrip("\r\n")
+            first = f.readline()
+            size = f.seek(0, 2)
+            f.seek(max(size - 1, 0))
+            last = f.read(1)
     except FileNotFoundError:
         raise LandingFileError(f"{path}: file is missing") from None
+    if size == 0:
+        raise LandingFileError(f"{path}: file is empty (0 bytes)")
+    if last != b"\n":
+        raise LandingFileError(f"{path}: file is truncated: its last line is incomplete")
+    try:
+        header = first.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as e:
         raise LandingFileError(f"{path}: header is not UTF-8 ({e.reason})") from None
-    found = [c.strip('"') for c in first.split(",")] if first else []
+    found = [c.strip('"') for c in header.split(",")] if header else []
     expected = list(schema.names())
     if found != expected:
         missing = [c for c in expected if c not in found]
@@ -128,6 +142,23 @@ def check_header(path: Path, schema: pl.Schema) -> None:
             f"{path}: header does not match the producer contract: missing columns {missing}, "
             f"unexpected columns {extra}, expected {expected}"
         )
+
+
+def _read_csv(source: Path | list[Path], schema: pl.Schema) -> pl.LazyFrame:
+    return pl.scan_csv(
+        source, schema=schema, null_values=NULL_VALUE, include_file_paths="source_file"
+    )
+
+
+def _parse_error(paths: Sequence[Path], schema: pl.Schema, error: Exception) -> LandingFileError:
+    """Name the file (and polars' reason, e.g. the column and type) a failed read tripped on."""
+    for path in paths:
+        try:
+            _read_csv(path, schema).collect()
+        except pl.exceptions.PolarsError as e:
+            reason = str(e).strip().splitlines()[0]
+            return LandingFileError(f"{path}: cannot be read with the producer contract: {reason}")
+    return LandingFileError(f"{paths[0].parent}: {str(error).strip().splitlines()[0]}")
 
 
 def read_daily(landing: Path, source: str, days: Sequence[dt.date]) -> pl.DataFrame:
@@ -139,18 +170,13 @@ def read_daily(landing: Path, source: str, days: Sequence[dt.date]) -> pl.DataFr
     schema = DAILY_SOURCES[source]
     paths = [daily_file(landing, source, day) for day in days]
     for path in paths:
-        check_header(path, schema)
+        check_file(path, schema)
     if not paths:
         return empty_daily(source)
     try:
-        frame = pl.scan_csv(
-            paths,
-            schema=schema,
-            null_values=NULL_VALUE,
-            include_file_paths="source_file",
-        ).collect()
+        frame = _read_csv(paths, schema).collect()
     except pl.exceptions.PolarsError as e:
-        raise LandingFileError(f"{source} files for {days[0]}..{days[-1]}: {e}") from e
+        raise _parse_error(paths, schema, e) from e
     return frame.with_columns(
         landing_date=pl.col("source_file")
         .str.extract(r"(\d{4}-\d{2}-\d{2})\.csv$")
@@ -169,11 +195,11 @@ def read_snapshot(landing: Path, source: str) -> pl.DataFrame:
     """Read a snapshot (dimension) file with the producer's types."""
     schema = SNAPSHOT_SOURCES[source]
     path = snapshot_file(landing, source)
-    check_header(path, schema)
+    check_file(path, schema)
     try:
         return pl.read_csv(path, schema=schema, null_values=NULL_VALUE)
     except pl.exceptions.PolarsError as e:
-        raise LandingFileError(f"{path}: {e}") from e
+        raise _parse_error([path], schema, e) from e
 
 
 def write_atomically(frame: pl.DataFrame, path: Path) -> bool:

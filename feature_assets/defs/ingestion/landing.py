@@ -7,8 +7,15 @@ from dagster_duckdb import DuckDBResource
 
 from feature_assets.lib.assets import DAILY, LANDING_RETRY, partitioned_by
 from feature_assets.lib.checks import contract_spec, publish
-from feature_assets.lib.gates import VolumeRule, volume, volume_spec
-from feature_assets.lib.landing import LandingFileError, LandingZone
+from feature_assets.lib.gates import (
+    NullRateRule,
+    VolumeRule,
+    null_rate_spec,
+    null_rates,
+    volume,
+    volume_spec,
+)
+from feature_assets.lib.landing import LandingFileError, LandingZone, daily_file
 from feature_assets.lib.partitions import days_in
 from feature_assets.lib.warehouse import DUCKDB_POOL, daily_counts, table_name
 
@@ -21,7 +28,9 @@ def _bad_file(error: LandingFileError, partitions: str) -> dg.Failure:
     )
 
 
-def raw_daily_asset(source: str, description: str, rule: VolumeRule) -> dg.AssetsDefinition:
+def raw_daily_asset(
+    source: str, description: str, rule: VolumeRule, nulls: NullRateRule
+) -> dg.AssetsDefinition:
     """A daily raw asset: the producer's files for the run's local days.
 
     Header-checked and typed by the producer contract, plus ``landing_date`` (the file's day)
@@ -34,7 +43,7 @@ def raw_daily_asset(source: str, description: str, rule: VolumeRule) -> dg.Asset
         description=description,
         code_version="1",
         retry_policy=LANDING_RETRY,
-        check_specs=[contract_spec(key), volume_spec(key, rule)],
+        check_specs=[contract_spec(key), volume_spec(key, rule), null_rate_spec(key, nulls)],
         output_required=False,
         metadata=partitioned_by("landing_date"),
         **DAILY,
@@ -50,9 +59,12 @@ def raw_daily_asset(source: str, description: str, rule: VolumeRule) -> dg.Asset
             counts = daily_counts(conn, table_name(key), "landing_date", before, days[0])
         in_run = rows.group_by("landing_date").len().rows()
         counts = {day: n for day, n in counts.items() if day < days[0]} | dict(in_run)
-        yield from publish(
-            context, {key: rows}, gates=volume(key, rule, counts, context.partition_keys)
+        keys = context.partition_keys
+        files = {day.isoformat(): str(daily_file(landing.path, source, day)) for day in days}
+        gates = volume(key, rule, counts, keys, files) + null_rates(
+            key, nulls, rows, "landing_date", keys, files
         )
+        yield from publish(context, {key: rows}, gates=gates)
 
     return _raw  # pyright: ignore[reportReturnType] (the ** of DAILY hides the overload)
 
@@ -84,6 +96,7 @@ raw_flights = raw_daily_asset(
     "flights",
     "One row per scheduled flight as the producer delivered it, per local day's file.",
     VolumeRule(),
+    NullRateRule({"dep_time": 0.9, "dep_delay": 0.9, "arr_delay": 0.9, "tailnum": 0.5}),
 )
 raw_weather = raw_daily_asset(
     "weather",
@@ -91,6 +104,7 @@ raw_weather = raw_daily_asset(
     # Missing hours are reported, not invented, and do not hold the day back: the features of
     # an unobserved hour are null.
     VolumeRule(severity=dg.AssetCheckSeverity.WARN),
+    NullRateRule({"temp": 0.25, "wind_speed": 0.25, "precip": 0.25, "visib": 0.25}),
 )
 airlines = snapshot_asset("airlines", "One row per carrier code: the airline's name.")
 airports = snapshot_asset("airports", "One row per FAA airport code: name, location, time zone.")
