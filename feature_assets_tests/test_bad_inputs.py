@@ -136,9 +136,16 @@ FAULTS = [
     ),
     Fault(
         "unknown_carrier_code",
-        edit_first_row(carrier="UAL"),
+        edit_first_row(carrier="ZZ"),
+        "quarantined",
+        ["carrier_known", "carrier", '"carrier":"ZZ"'],
+    ),
+    Fault("unknown_origin_code", edit_first_row(origin="XYZ"), "quarantined", ["origin_known"]),
+    Fault(
+        "contract_breach",  # a value no cleansing rule covers: the contract is the last gate
+        edit_first_row(flight="-1"),
         "blocked",
-        ["cleansing/flights_clean", "carrier", "str_length(2, 2)", "UAL"],
+        ["cleansing/flights_clean", "flight", "greater_than_or_equal_to(0)", "-1"],
     ),
     Fault(
         "wrong_time_zone",
@@ -251,7 +258,7 @@ def test_bad_input_is_stopped_named_and_healed(
         if fault.outcome == "blocked":
             assert not result.success
             assert PARTITION in said
-            if fault.kind != "unknown_carrier_code":  # caught in cleansing, by row and column
+            if fault.kind != "contract_breach":  # caught in cleansing, by row and column
                 assert str(path) in said
             for table, key in PUBLISHED.items():  # the day keeps its published rows
                 assert_frame_equal(the_day(home, table, key), before[table])

@@ -88,7 +88,7 @@ def test_a_table_level_failure_counts_against_every_partition() -> None:
     assert "pct_delayed_15" in str(results[0].metadata["rules"].value)
 
 
-def test_a_bad_carrier_code_is_stopped_at_cleansing_and_healed_by_a_corrected_file(
+def test_a_contract_breach_is_stopped_at_cleansing_and_healed_by_a_corrected_file(
     home: Path, materialize: Materialize, instance: dg.DagsterInstance
 ) -> None:
     day = D(2013, 1, 2)
@@ -104,7 +104,7 @@ def test_a_bad_carrier_code_is_stopped_at_cleansing_and_healed_by_a_corrected_fi
     }
     path = daily_file(settings.landing_dir(home), "flights", day)
     good = path.read_bytes()
-    path.write_bytes(good.replace(b",UA,", b",UAL,", 1))  # a producer switches to ICAO codes
+    path.write_bytes(good.replace(b",UA,1453,", b",UA,-1453,", 1))  # no row rule covers this
     bad = path.read_bytes()
 
     result = materialize(day, day, raise_on_error=False)
@@ -124,9 +124,9 @@ def test_a_bad_carrier_code_is_stopped_at_cleansing_and_healed_by_a_corrected_fi
         "cleansing/flights_clean partition 2013-01-02: 2 contract failures"
     )
     rules = str(evaluation.metadata["rules"].value)
-    assert "| carrier | str_length(2, 2) | 1 | UAL |" in rules
+    assert "| flight | greater_than_or_equal_to(0) | 1 | -1453 |" in rules
     assert "| flight_id | str_matches" in rules
-    assert "'carrier': 'UAL'" in str(evaluation.metadata["examples"].value)
+    assert "'flight': -1453" in str(evaluation.metadata["examples"].value)
     # Nothing downstream of the gate ran; every published table kept its rows.
     steps = {e.step_key for e in result.all_events if e.is_successful_output}
     assert "transformation__flight_features" not in steps

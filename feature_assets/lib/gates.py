@@ -317,3 +317,51 @@ def null_rates(
             )
         )
     return results
+
+
+KNOWN_DESTINATIONS = "known_destinations"
+
+
+def known_destinations_spec(key: dg.AssetKey) -> dg.AssetCheckSpec:
+    """The (warning) check that every destination is in the airports dimension."""
+    return dg.AssetCheckSpec(
+        KNOWN_DESTINATIONS,
+        asset=key,
+        blocking=False,
+        description=(
+            "every dest is a code of ingestion.airports; warns, never blocks: real flights go "
+            "to BQN, SJU, STT and PSE, which the airports dimension lacks"
+        ),
+        partitions_def=daily_partitions,
+    )
+
+
+def known_destinations(
+    key: dg.AssetKey, unknown: pl.DataFrame, partition_keys: Sequence[str]
+) -> list[AssetCheckEvaluation]:
+    """Per partition, the destinations missing from the dimension (``unknown``: day, dest, len)."""
+    by_day: dict[str, dict[str, int]] = {}
+    for day, dest, n in unknown.iter_rows():
+        by_day.setdefault(day.isoformat(), {})[dest] = n
+    return [
+        AssetCheckEvaluation(
+            asset_key=key,
+            check_name=KNOWN_DESTINATIONS,
+            passed=key_text not in by_day,
+            metadata={
+                "partition": key_text,
+                "unknown_destinations": dg.MetadataValue.json(by_day.get(key_text, {})),
+            },
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"{key.to_user_string()} partition {key_text}: destinations not in "
+                f"ingestion.airports: "
+                + ", ".join(f"{d} ({n} flights)" for d, n in by_day[key_text].items())
+                if key_text in by_day
+                else None
+            ),
+            blocking=False,
+            partition=key_text,
+        )
+        for key_text in partition_keys
+    ]

@@ -8,7 +8,14 @@ from dagster_duckdb import DuckDBResource
 
 from feature_assets.lib.assets import DAILY, partitioned_by
 from feature_assets.lib.checks import contract_spec, publish
-from feature_assets.lib.gates import DriftRule, bin_counts, drift, drift_spec
+from feature_assets.lib.gates import (
+    DriftRule,
+    bin_counts,
+    drift,
+    drift_spec,
+    known_destinations,
+    known_destinations_spec,
+)
 from feature_assets.lib.partitions import window_dates
 from feature_assets.lib.transforms import cleansing
 from feature_assets.lib.warehouse import read_rows, table_name
@@ -42,19 +49,31 @@ DEP_DELAY_DRIFT = DriftRule("dep_delay", (-10, -5, 0, 5, 15, 30, 60, 120, 240))
             metadata=partitioned_by("landing_date"),
         ),
     },
-    ins={"raw_flights": dg.AssetIn(key_prefix="ingestion")},
+    ins={
+        "raw_flights": dg.AssetIn(key_prefix="ingestion"),
+        "airlines": dg.AssetIn(key=["ingestion", "airlines"], metadata={"columns": ["carrier"]}),
+        "airports": dg.AssetIn(key=["ingestion", "airports"], metadata={"columns": ["faa"]}),
+    },
     check_specs=[
         contract_spec(CLEAN),
         contract_spec(QUARANTINE),
         drift_spec(CLEAN, DEP_DELAY_DRIFT),
+        known_destinations_spec(CLEAN),
     ],
     **DAILY,
 )
 def flights_clean(
-    context: dg.AssetExecutionContext, raw_flights: pl.LazyFrame, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext,
+    raw_flights: pl.LazyFrame,
+    airlines: pl.DataFrame,
+    airports: pl.DataFrame,
+    duckdb: DuckDBResource,
 ):
     """Split the delivered flights into clean rows and quarantined rows; gate them."""
-    clean, quarantine = (frame.collect() for frame in cleansing.flights_clean(raw_flights))
+    carriers, codes = set(airlines["carrier"]), set(airports["faa"])
+    clean, quarantine = (
+        frame.collect() for frame in cleansing.flights_clean(raw_flights, carriers, codes)
+    )
     first, _last = window_dates(context.partition_time_window)
     history_window = (first - dt.timedelta(days=DEP_DELAY_DRIFT.days), first - dt.timedelta(days=1))
     with duckdb.get_connection() as conn:
@@ -72,5 +91,8 @@ def flights_clean(
     yield from publish(
         context,
         {CLEAN: clean, QUARANTINE: quarantine},
-        gates=drift(CLEAN, DEP_DELAY_DRIFT, counts, context.partition_keys),
+        gates=drift(CLEAN, DEP_DELAY_DRIFT, counts, context.partition_keys)
+        + known_destinations(
+            CLEAN, cleansing.unknown_destinations(clean, codes), context.partition_keys
+        ),
     )

@@ -1,5 +1,6 @@
 """Cleansing: typed, deduplicated, time-zone-correct rows; the rest is quarantined with reasons."""
 
+from collections.abc import Collection
 from typing import Literal
 
 import polars as pl
@@ -51,8 +52,17 @@ def _delay_in_range(column: str) -> RowRule:
     )
 
 
-def flights_clean(raw: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+def flights_clean(
+    raw: pl.LazyFrame,
+    carriers: Collection[str] | None = None,
+    airports: Collection[str] | None = None,
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """One row per flight, keyed by ``flight_id``; returns (clean rows, quarantined rows).
+
+    With ``carriers`` and ``airports`` (the codes of the dimension tables), a flight of an
+    unknown carrier or from an unknown origin is quarantined. An unknown destination is not:
+    real flights go to airports the dimension lacks (BQN, SJU, STT, PSE); see
+    ``unknown_destinations``.
 
     ``flight_date`` is the local day of scheduled departure; ``sched_dep_utc`` its UTC instant;
     ``cancelled`` means no departure time was recorded. Delays are minutes.
@@ -105,6 +115,24 @@ def flights_clean(raw: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
         _delay_in_range("arr_delay"),
         RowRule("distance_positive", "distance", pl.col("distance") <= 0, "distance must be > 0"),
     ]
+    if carriers is not None:
+        rules.append(
+            RowRule(
+                "carrier_known",
+                "carrier",
+                ~pl.col("carrier").is_in(list(carriers)),
+                "carrier must be a code of ingestion.airlines",
+            )
+        )
+    if airports is not None:
+        rules.append(
+            RowRule(
+                "origin_known",
+                "origin",
+                ~pl.col("origin").is_in(list(airports)),
+                "origin must be a code of ingestion.airports",
+            )
+        )
     flight_id = pl.concat_str(
         pl.col("flight_date").dt.strftime("%Y%m%d"),
         pl.lit("-"),
@@ -198,3 +226,13 @@ def weather_clean(raw: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
         time_hour="_utc_hour",
     ).select("origin", "time_hour", pl.exclude("origin", "time_hour"))
     return clean, quarantine
+
+
+def unknown_destinations(clean: pl.DataFrame, airports: Collection[str]) -> pl.DataFrame:
+    """Per day, destinations that are not in the airports dimension, with their flights."""
+    return (
+        clean.filter(~pl.col("dest").is_in(list(airports)))
+        .group_by("flight_date", "dest")
+        .len()
+        .sort("flight_date", "dest")
+    )
