@@ -16,6 +16,7 @@ from feature_assets.lib.checks import CONTRACT, gate
 from feature_assets.lib.gates import (
     DRIFT,
     VOLUME,
+    WEATHER_COVERAGE,
     VolumeRule,
     bin_counts,
     drift,
@@ -185,6 +186,20 @@ def test_a_day_without_weather_is_reported_but_not_held_back(
     features = read_table(home, "transformation.flight_features", "flight_id")
     last_day = features.filter(pl.col("flight_date") == D(2013, 12, 31))
     assert last_day.height == 776 and last_day["temp"].null_count() == 776
+    # ...and flight_features says which flights and hours went without (the 30th ends at 18:00).
+    coverage = {
+        e.asset_check_evaluation_data.partition: e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        and e.asset_check_evaluation_data.check_name == WEATHER_COVERAGE
+    }
+    assert coverage["2013-12-29"].passed
+    assert coverage["2013-12-31"].description == (
+        "transformation/flight_features partition 2013-12-31: 776 of 776 flights have no weather "
+        "for their origin and hour (53 origin-hours missing)"  # distinct (origin, time_hour)
+    )
+    assert not coverage["2013-12-30"].passed
+    assert coverage["2013-12-30"].severity == dg.AssetCheckSeverity.WARN
 
 
 def test_psi_of_identical_and_of_shifted_histograms() -> None:

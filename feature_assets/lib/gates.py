@@ -365,3 +365,66 @@ def known_destinations(
         )
         for key_text in partition_keys
     ]
+
+
+WEATHER_COVERAGE = "weather_coverage"
+
+
+def weather_coverage_spec(key: dg.AssetKey) -> dg.AssetCheckSpec:
+    """The (warning) check that every flight found its origin's weather for its hour."""
+    return dg.AssetCheckSpec(
+        WEATHER_COVERAGE,
+        asset=key,
+        blocking=False,
+        description=(
+            "every flight has its origin's weather observation for the scheduled UTC hour; "
+            "missing hours are reported (the features stay null, nothing is invented)"
+        ),
+        partitions_def=daily_partitions,
+    )
+
+
+def weather_coverage(
+    key: dg.AssetKey, features: pl.DataFrame, partition_keys: Sequence[str]
+) -> list[AssetCheckEvaluation]:
+    """Per partition, the flights without weather and the (origin, UTC hour)s that lacked it."""
+    missing = features.filter(pl.col("temp").is_null() & pl.col("wind_speed").is_null())
+    hours = (
+        missing.group_by("flight_date", "origin", pl.col("sched_dep_utc").dt.truncate("1h"))
+        .len()
+        .sort("flight_date", "origin", "sched_dep_utc")
+    )
+    flights = dict(features.group_by("flight_date").len().iter_rows())
+    by_day: dict[str, list[str]] = {}
+    lacking: dict[str, int] = {}
+    for day, origin, hour, n in hours.iter_rows():
+        by_day.setdefault(day.isoformat(), []).append(f"{origin} {hour:%Y-%m-%d %H:00}Z ({n})")
+        lacking[day.isoformat()] = lacking.get(day.isoformat(), 0) + n
+    results = []
+    for key_text in partition_keys:
+        n_missing = lacking.get(key_text, 0)
+        total = flights.get(dt.date.fromisoformat(key_text), 0)
+        results.append(
+            AssetCheckEvaluation(
+                asset_key=key,
+                check_name=WEATHER_COVERAGE,
+                passed=n_missing == 0,
+                metadata={
+                    "partition": key_text,
+                    "flights": total,
+                    "flights_without_weather": n_missing,
+                    "hours_without_weather": dg.MetadataValue.json(by_day.get(key_text, [])[:50]),
+                },
+                severity=dg.AssetCheckSeverity.WARN,
+                description=(
+                    f"{key.to_user_string()} partition {key_text}: {n_missing} of {total} "
+                    f"flights have no weather for their origin and hour "
+                    f"({len(by_day.get(key_text, []))} origin-hours missing)"
+                    if n_missing
+                    else None
+                ),
+                blocking=False,
+                partition=key_text,
+            )
+        )
+    return results

@@ -5,6 +5,7 @@ import polars as pl
 
 from feature_assets.lib.assets import DAILY, partitioned_by
 from feature_assets.lib.checks import contract_spec, publish
+from feature_assets.lib.gates import weather_coverage, weather_coverage_spec
 from feature_assets.lib.transforms import transformation
 
 KEY = dg.AssetKey(["transformation", "flight_features"])
@@ -12,7 +13,7 @@ KEY = dg.AssetKey(["transformation", "flight_features"])
 
 @dg.asset(
     key=KEY,
-    check_specs=[contract_spec(KEY)],
+    check_specs=[contract_spec(KEY), weather_coverage_spec(KEY)],
     output_required=False,
     ins={
         "flights": dg.AssetIn(key=["cleansing", "flights_clean"]),
@@ -37,4 +38,5 @@ def flight_features(
     at the scheduled UTC hour, and dep_delayed_15.
     """
     features = transformation.flight_features(flights, weather, planes).collect()
-    yield from publish(context, {KEY: features})
+    coverage = weather_coverage(KEY, features, context.partition_keys)
+    yield from publish(context, {KEY: features}, gates=coverage)
