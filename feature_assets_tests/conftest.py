@@ -65,7 +65,7 @@ def materialize(home: Path, instance: dg.DagsterInstance) -> Materialize:
     def run(
         first: dt.date,
         last: dt.date,
-        selection: str | Sequence[dg.AssetKey] | None = None,
+        selection: str | Sequence[dg.AssetKey] | dg.AssetSelection | None = None,
         raise_on_error: bool = True,
     ) -> dg.ExecuteInProcessResult:
         return dg.materialize(

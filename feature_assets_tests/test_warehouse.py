@@ -131,7 +131,10 @@ def test_each_partition_of_a_range_run_reports_its_own_rows(
     home: Path, materialize: Materialize, instance: dg.DagsterInstance
 ) -> None:
     deliver(home, D(2013, 1, 1), 3)
-    materialize(D(2013, 1, 1), D(2013, 1, 3), selection="ingestion/raw_flights+")
+    flights_and_codes = dg.AssetSelection.assets(["ingestion", "raw_flights"]).downstream(
+        depth=1
+    ) | dg.AssetSelection.assets(["ingestion", "airlines"], ["ingestion", "airports"])
+    materialize(D(2013, 1, 1), D(2013, 1, 3), selection=flights_and_codes)
     key = dg.AssetKey(["cleansing", "flights_clean"])
     counts = {}
     for day in ("2013-01-01", "2013-01-02", "2013-01-03"):
