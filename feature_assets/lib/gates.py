@@ -5,12 +5,48 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 import polars as pl
 from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
 
 from feature_assets.lib.partitions import daily_partitions
+
+
+def daily_check(name: str, key: dg.AssetKey, description: str, blocking: bool) -> dg.AssetCheckSpec:
+    """A check with one result per daily partition of ``key``."""
+    return dg.AssetCheckSpec(
+        name,
+        asset=key,
+        blocking=blocking,
+        description=description,
+        partitions_def=daily_partitions,
+    )
+
+
+def result(
+    key: dg.AssetKey,
+    name: str,
+    partition: str,
+    passed: bool,
+    metadata: Mapping[str, Any],
+    description: str | None,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.WARN,
+    blocking: bool | None = None,
+) -> AssetCheckEvaluation:
+    """One partition's result of a check; by default it blocks when failed with ERROR."""
+    return AssetCheckEvaluation(
+        asset_key=key,
+        check_name=name,
+        passed=passed,
+        metadata=dict(metadata),
+        severity=severity,
+        description=description,
+        blocking=severity == dg.AssetCheckSeverity.ERROR if blocking is None else blocking,
+        partition=partition,
+    )
+
 
 VOLUME = "volume"
 
@@ -41,15 +77,12 @@ class VolumeRule:
 
 def volume_spec(key: dg.AssetKey, rule: VolumeRule) -> dg.AssetCheckSpec:
     """The volume check of a daily asset (blocking when its rule's severity is ERROR)."""
-    return dg.AssetCheckSpec(
+    return daily_check(
         VOLUME,
-        asset=key,
+        key,
+        f"rows of the day within [{rule.low}, {rule.high}] × the median of the "
+        f"{rule.days} days before ({rule.severity.value})",
         blocking=rule.severity == dg.AssetCheckSeverity.ERROR,
-        description=(
-            f"rows of the day within [{rule.low}, {rule.high}] × the median of the "
-            f"{rule.days} days before ({rule.severity.value})"
-        ),
-        partitions_def=daily_partitions,
     )
 
 
@@ -94,18 +127,7 @@ def volume(
                 f"= {ratio:.2f} × the median {median:g} of the {len(history)} days before "
                 f"({'within' if passed else 'outside'} [{rule.low}, {rule.high}])"
             )
-        results.append(
-            AssetCheckEvaluation(
-                asset_key=key,
-                check_name=VOLUME,
-                passed=passed,
-                metadata=metadata,
-                severity=rule.severity,
-                description=description,
-                blocking=rule.severity == dg.AssetCheckSeverity.ERROR,
-                partition=key_text,
-            )
-        )
+        results.append(result(key, VOLUME, key_text, passed, metadata, description, rule.severity))
     return results
 
 
@@ -134,15 +156,12 @@ class DriftRule:
 
 def drift_spec(key: dg.AssetKey, rule: DriftRule) -> dg.AssetCheckSpec:
     """The (non-blocking) drift check of a daily asset."""
-    return dg.AssetCheckSpec(
+    return daily_check(
         DRIFT,
-        asset=key,
+        key,
+        f"PSI of {rule.column} against the {rule.days} days before: warn ≥ {rule.warn}, "
+        f"error ≥ {rule.error} (reported, never blocking)",
         blocking=False,
-        description=(
-            f"PSI of {rule.column} against the {rule.days} days before: warn ≥ {rule.warn}, "
-            f"error ≥ {rule.error} (reported, never blocking)"
-        ),
-        partitions_def=daily_partitions,
     )
 
 
@@ -224,17 +243,9 @@ def drift(
                 f"{key.to_user_string()} partition {key_text}: PSI of {rule.column} = {value:.3f} "
                 f"against the {len(history)} days before (warn ≥ {rule.warn}, error ≥ {rule.error})"
             )
+        # Reported, never blocking, whatever its severity.
         results.append(
-            AssetCheckEvaluation(
-                asset_key=key,
-                check_name=DRIFT,
-                passed=passed,
-                metadata=metadata,
-                severity=severity,
-                description=description,
-                blocking=False,
-                partition=key_text,
-            )
+            result(key, DRIFT, key_text, passed, metadata, description, severity, blocking=False)
         )
     return results
 
@@ -258,12 +269,11 @@ class NullRateRule:
 def null_rate_spec(key: dg.AssetKey, rule: NullRateRule) -> dg.AssetCheckSpec:
     """The null-rate check of a daily asset."""
     limits = ", ".join(f"{column} ≤ {limit:.0%}" for column, limit in rule.limits.items())
-    return dg.AssetCheckSpec(
+    return daily_check(
         NULL_RATE,
-        asset=key,
+        key,
+        f"share of nulls per day: {limits} ({rule.severity.value})",
         blocking=rule.severity == dg.AssetCheckSeverity.ERROR,
-        description=f"share of nulls per day: {limits} ({rule.severity.value})",
-        partitions_def=daily_partitions,
     )
 
 
@@ -296,25 +306,15 @@ def null_rates(
             if over
             else None
         )
+        metadata = {
+            "partition": key_text,
+            **_file(files, key_text),
+            "null_rates": dg.MetadataValue.json({c: round(r, 4) for c, r in observed.items()}),
+            "limits": dg.MetadataValue.json(dict(rule.limits)),
+            "columns_over": dg.MetadataValue.json(sorted(over)),
+        }
         results.append(
-            AssetCheckEvaluation(
-                asset_key=key,
-                check_name=NULL_RATE,
-                passed=not over,
-                metadata={
-                    "partition": key_text,
-                    **_file(files, key_text),
-                    "null_rates": dg.MetadataValue.json(
-                        {c: round(r, 4) for c, r in observed.items()}
-                    ),
-                    "limits": dg.MetadataValue.json(dict(rule.limits)),
-                    "columns_over": dg.MetadataValue.json(sorted(over)),
-                },
-                severity=rule.severity,
-                description=description,
-                blocking=rule.severity == dg.AssetCheckSeverity.ERROR,
-                partition=key_text,
-            )
+            result(key, NULL_RATE, key_text, not over, metadata, description, rule.severity)
         )
     return results
 
@@ -324,15 +324,12 @@ KNOWN_DESTINATIONS = "known_destinations"
 
 def known_destinations_spec(key: dg.AssetKey) -> dg.AssetCheckSpec:
     """The (warning) check that every destination is in the airports dimension."""
-    return dg.AssetCheckSpec(
+    return daily_check(
         KNOWN_DESTINATIONS,
-        asset=key,
+        key,
+        "every dest is a code of ingestion.airports; warns, never blocks: real flights go "
+        "to BQN, SJU, STT and PSE, which the airports dimension lacks",
         blocking=False,
-        description=(
-            "every dest is a code of ingestion.airports; warns, never blocks: real flights go "
-            "to BQN, SJU, STT and PSE, which the airports dimension lacks"
-        ),
-        partitions_def=daily_partitions,
     )
 
 
@@ -344,24 +341,20 @@ def known_destinations(
     for day, dest, n in unknown.iter_rows():
         by_day.setdefault(day.isoformat(), {})[dest] = n
     return [
-        AssetCheckEvaluation(
-            asset_key=key,
-            check_name=KNOWN_DESTINATIONS,
-            passed=key_text not in by_day,
-            metadata={
+        result(
+            key,
+            KNOWN_DESTINATIONS,
+            key_text,
+            key_text not in by_day,
+            {
                 "partition": key_text,
                 "unknown_destinations": dg.MetadataValue.json(by_day.get(key_text, {})),
             },
-            severity=dg.AssetCheckSeverity.WARN,
-            description=(
-                f"{key.to_user_string()} partition {key_text}: destinations not in "
-                f"ingestion.airports: "
-                + ", ".join(f"{d} ({n} flights)" for d, n in by_day[key_text].items())
-                if key_text in by_day
-                else None
-            ),
-            blocking=False,
-            partition=key_text,
+            f"{key.to_user_string()} partition {key_text}: destinations not in "
+            "ingestion.airports: "
+            + ", ".join(f"{d} ({n} flights)" for d, n in by_day[key_text].items())
+            if key_text in by_day
+            else None,
         )
         for key_text in partition_keys
     ]
@@ -372,15 +365,12 @@ WEATHER_COVERAGE = "weather_coverage"
 
 def weather_coverage_spec(key: dg.AssetKey) -> dg.AssetCheckSpec:
     """The (warning) check that every flight found its origin's weather for its hour."""
-    return dg.AssetCheckSpec(
+    return daily_check(
         WEATHER_COVERAGE,
-        asset=key,
+        key,
+        "every flight has its origin's weather observation for the scheduled UTC hour; "
+        "missing hours are reported (the features stay null, nothing is invented)",
         blocking=False,
-        description=(
-            "every flight has its origin's weather observation for the scheduled UTC hour; "
-            "missing hours are reported (the features stay null, nothing is invented)"
-        ),
-        partitions_def=daily_partitions,
     )
 
 
@@ -404,27 +394,20 @@ def weather_coverage(
     for key_text in partition_keys:
         n_missing = lacking.get(key_text, 0)
         total = flights.get(dt.date.fromisoformat(key_text), 0)
+        metadata = {
+            "partition": key_text,
+            "flights": total,
+            "flights_without_weather": n_missing,
+            "hours_without_weather": dg.MetadataValue.json(by_day.get(key_text, [])[:50]),
+        }
+        description = (
+            f"{key.to_user_string()} partition {key_text}: {n_missing} of {total} flights have "
+            f"no weather for their origin and hour ({len(by_day.get(key_text, []))} "
+            "origin-hours missing)"
+            if n_missing
+            else None
+        )
         results.append(
-            AssetCheckEvaluation(
-                asset_key=key,
-                check_name=WEATHER_COVERAGE,
-                passed=n_missing == 0,
-                metadata={
-                    "partition": key_text,
-                    "flights": total,
-                    "flights_without_weather": n_missing,
-                    "hours_without_weather": dg.MetadataValue.json(by_day.get(key_text, [])[:50]),
-                },
-                severity=dg.AssetCheckSeverity.WARN,
-                description=(
-                    f"{key.to_user_string()} partition {key_text}: {n_missing} of {total} "
-                    f"flights have no weather for their origin and hour "
-                    f"({len(by_day.get(key_text, []))} origin-hours missing)"
-                    if n_missing
-                    else None
-                ),
-                blocking=False,
-                partition=key_text,
-            )
+            result(key, WEATHER_COVERAGE, key_text, not n_missing, metadata, description)
         )
     return results
