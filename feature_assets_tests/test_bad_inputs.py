@@ -121,7 +121,7 @@ FAULTS = [
         "blocked",
         ["could not parse `late` as dtype `i32` at column 'dep_delay'"],
     ),
-    Fault("null_key", edit_first_row(carrier="NA"), "quarantined", ["key_not_null", "carrier"]),
+    Fault("null_key", edit_first_row(carrier="NA"), "quarantined", ["carrier_not_null", "carrier"]),
     Fault(
         "duplicate_row",
         lambda d: d + d.split(b"\n")[1] + b"\n",
@@ -142,10 +142,10 @@ FAULTS = [
     ),
     Fault("unknown_origin_code", edit_first_row(origin="XYZ"), "quarantined", ["origin_known"]),
     Fault(
-        "contract_breach",  # a value no cleansing rule covers: the contract is the last gate
+        "negative_flight_number",  # a rule built from the flights_clean contract
         edit_first_row(flight="-1"),
-        "blocked",
-        ["cleansing/flights_clean", "flight", "greater_than_or_equal_to(0)", "-1"],
+        "quarantined",
+        ["flight_greater_than_or_equal_to", "flight must be >= 0", '"flight":-1'],
     ),
     Fault(
         "wrong_time_zone",
@@ -258,8 +258,7 @@ def test_bad_input_is_stopped_named_and_healed(
         if fault.outcome == "blocked":
             assert not result.success
             assert PARTITION in said
-            if fault.kind != "contract_breach":  # caught in cleansing, by row and column
-                assert str(path) in said
+            assert str(path) in said
             for table, key in PUBLISHED.items():  # the day keeps its published rows
                 assert_frame_equal(the_day(home, table, key), before[table])
         else:

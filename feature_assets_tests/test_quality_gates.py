@@ -23,13 +23,14 @@ from feature_assets.lib.gates import (
     psi,
     volume,
 )
-from feature_assets.lib.landing import daily_file
+from feature_assets.lib.landing import snapshot_file
 from feature_assets.lib.schemas import CONTRACTS
 from feature_assets_tests.conftest import Materialize, deliver, read_table
 
 D = dt.date
 DAILY_STATS = dg.AssetKey(["aggregation", "carrier_daily_stats"])
 CLEAN_FLIGHTS = dg.AssetKey(["cleansing", "flights_clean"])
+FEATURES = dg.AssetKey(["transformation", "flight_features"])
 
 
 def stats(carriers: list[str], days: list[dt.date], n_cancelled: list[int]) -> pl.DataFrame:
@@ -89,24 +90,30 @@ def test_a_table_level_failure_counts_against_every_partition() -> None:
     assert "pct_delayed_15" in str(results[0].metadata["rules"].value)
 
 
-def test_a_contract_breach_is_stopped_at_cleansing_and_healed_by_a_corrected_file(
+def test_a_contract_breach_is_stopped_where_it_appears_and_healed_by_a_corrected_file(
     home: Path, materialize: Materialize, instance: dg.DagsterInstance
 ) -> None:
+    """No row rule covers a plane built in the future; flight_features' contract catches it."""
     day = D(2013, 1, 2)
     deliver(home, D(2013, 1, 1), 2)
     materialize(D(2013, 1, 1), day)
     published = {
         table: read_table(home, table, key)
         for table, key in (
-            ("cleansing.flights_clean", "flight_id"),
             ("transformation.flight_features", "flight_id"),
+            ("aggregation.carrier_daily_stats", "flight_date, carrier"),
             ("aggregation.carrier_delay_7d", "flight_date, carrier"),
         )
     }
-    path = daily_file(settings.landing_dir(home), "flights", day)
+    path = snapshot_file(settings.landing_dir(home), "planes")
     good = path.read_bytes()
-    path.write_bytes(good.replace(b",UA,1453,", b",UA,-1453,", 1))  # no row rule covers this
+    flights = nycflights.table("flights").filter(pl.col("month") == 1, pl.col("day") == 2)
+    tail = flights.join(nycflights.table("planes"), on="tailnum")["tailnum"][0]
+    year = nycflights.table("planes").filter(pl.col("tailnum") == tail)["year"][0]
+    path.write_bytes(good.replace(f"\n{tail},{year},".encode(), f"\n{tail},2020,".encode(), 1))
     bad = path.read_bytes()
+    assert bad != good
+    n_bad = flights.filter(pl.col("tailnum") == tail).height
 
     result = materialize(day, day, raise_on_error=False)
 
@@ -115,22 +122,23 @@ def test_a_contract_breach_is_stopped_at_cleansing_and_healed_by_a_corrected_fil
         e.asset_check_evaluation_data
         for e in result.all_events
         if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
-        and e.asset_check_evaluation_data.asset_key == dg.AssetKey(["cleansing", "flights_clean"])
+        and e.asset_check_evaluation_data.asset_key == FEATURES
         and e.asset_check_evaluation_data.check_name == CONTRACT
     ]
     assert not evaluation.passed
     assert evaluation.partition == "2013-01-02"
     assert evaluation.description is not None
     assert evaluation.description.startswith(
-        "cleansing/flights_clean partition 2013-01-02: 2 contract failures"
+        f"transformation/flight_features partition 2013-01-02: {n_bad} contract failures"
     )
     rules = str(evaluation.metadata["rules"].value)
-    assert "| flight | greater_than_or_equal_to(0) | 1 | -1453 |" in rules
-    assert "| flight_id | str_matches" in rules
-    assert "'flight': -1453" in str(evaluation.metadata["examples"].value)
-    # Nothing downstream of the gate ran; every published table kept its rows.
-    steps = {e.step_key for e in result.all_events if e.is_successful_output}
-    assert "transformation__flight_features" not in steps
+    assert "| plane_age_years | in_range(0, 100) |" in rules
+    assert "-7" in rules
+    assert "'plane_age_years': -7" in str(evaluation.metadata["examples"].value)
+    # flight_features kept its published rows; the aggregations, which do not read it, ran.
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert FEATURES not in materialized
+    assert DAILY_STATS in materialized
     for table, before in published.items():
         assert_frame_equal(read_table(home, table, before.columns[0]), before)
     assert path.read_bytes() == bad  # the landing file is left as delivered

@@ -2,11 +2,15 @@
 
 import datetime as dt
 
+import pandera.errors
 import polars as pl
 from polars.testing import assert_frame_equal
 
 from feature_assets.lib import nycflights
 from feature_assets.lib.landing import FLIGHTS_SCHEMA
+from feature_assets.lib.rules import contract_rules
+from feature_assets.lib.schemas import CONTRACTS, schema_of
+from feature_assets.lib.schemas.cleansing import FlightsClean
 from feature_assets.lib.transforms import aggregation, cleansing, transformation
 
 UTC = dt.UTC
@@ -249,3 +253,52 @@ def test_origin_weather_daily_summarises_the_local_day() -> None:
     )
     result = aggregation.origin_weather_daily(weather).collect()
     assert result.rows() == [(dt.date(2013, 1, 1), "EWR", 35.0, 15.0, 0.75, 2.0, 3)]
+
+
+def test_quarantine_rules_are_the_contract_row_for_row() -> None:
+    """Rows the rules built from flights_clean's model quarantine are the rows pandera rejects."""
+    day = dt.date(2013, 1, 1)
+    base = flight(day, 600, "2013-01-01T11:00:00Z")
+    spoilt = [
+        {},
+        {"flight": -1},
+        {"distance": 0},
+        {"carrier": "AAA"},
+        {"dest": "NEWARK"},
+        {"arr_delay": -121},
+        {"dep_delay": 2040},  # the bound itself is allowed
+        {"dep_time": 2401},
+        {"air_time": -5},
+    ]
+    rows = [base | {"flight": base["flight"] + i} | change for i, change in enumerate(spoilt)]
+    clean, quarantine = (f.collect() for f in cleansing.flights_clean(raw_flights(rows)))
+    assert quarantine.select("rule", "columns").rows() == [
+        ("flight_greater_than_or_equal_to", "flight"),
+        ("distance_greater_than", "distance"),
+        ("carrier_str_length", "carrier"),
+        ("dest_str_length", "dest"),
+        ("arr_delay_in_range", "arr_delay"),
+        ("dep_time_in_range", "dep_time"),
+        ("air_time_greater_than_or_equal_to", "air_time"),
+    ]
+    assert quarantine["detail"][1] == "distance must be > 0 (miles)"
+    assert quarantine["detail"][4] == "arr_delay must be within [-120, 2040] (minutes)"
+    assert clean["flight"].to_list() == [base["flight"], base["flight"] + 6]
+    FlightsClean.validate(clean)  # what passes the rules passes the contract
+    # ... and each quarantined row is one pandera itself rejects on the producer's columns.
+    schema = FlightsClean.to_schema()
+    shared = [c for c in schema.columns if c in FLIGHTS_SCHEMA.names()]
+    delivered = pl.DataFrame(rows, schema=FLIGHTS_SCHEMA).select(shared)
+    try:
+        schema.select_columns(shared).validate(delivered, lazy=True)
+    except pandera.errors.SchemaErrors as errors:
+        rejected = set(errors.failure_cases["index"].to_list())
+    assert rejected == {i for i, change in enumerate(spoilt) if i not in (0, 6)}
+
+
+def test_every_contract_check_has_a_row_rule() -> None:
+    for key, contract in CONTRACTS.items():
+        schema = schema_of(contract)
+        rules = contract_rules(schema, schema.columns)
+        checks = sum(len(c.checks) + (not c.nullable) for c in schema.columns.values())
+        assert len(rules) == checks, key

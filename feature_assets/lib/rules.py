@@ -1,12 +1,14 @@
 """Row rules: named predicates that split a frame into rows that pass and rows to quarantine.
 
 A quarantined row is never dropped silently: it keeps its partition, the rules it broke (with the
-column each rule is about) and its original producer values as JSON.
+column each rule is about) and its original producer values as JSON. ``contract_rules`` builds the
+rules from a table's pandera contract, so that the contract is stated once.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+import pandera.polars as pa
 import polars as pl
 
 QUARANTINE_SCHEMA = pl.Schema(
@@ -79,3 +81,89 @@ def split(
         record=pl.struct(record_columns).struct.json_encode(),
     )
     return passing, quarantine
+
+
+def _broken_and_words(column: str, check: pa.Check) -> tuple[pl.Expr, str]:
+    """A pandera column check as (the polars test a row breaks, the rule in words)."""
+    value = pl.col(column)
+    stats = check.statistics
+    match check.name:
+        case "in_range":
+            low, high = stats["min_value"], stats["max_value"]
+            closed = {
+                (True, True): "both",
+                (True, False): "left",
+                (False, True): "right",
+                (False, False): "none",
+            }[(stats.get("include_min", True), stats.get("include_max", True))]
+            return ~value.is_between(low, high, closed=closed), f"within [{low}, {high}]"
+        case "greater_than":
+            return value <= stats["min_value"], f"> {stats['min_value']}"
+        case "greater_than_or_equal_to":
+            return value < stats["min_value"], f">= {stats['min_value']}"
+        case "less_than":
+            return value >= stats["max_value"], f"< {stats['max_value']}"
+        case "less_than_or_equal_to":
+            return value > stats["max_value"], f"<= {stats['max_value']}"
+        case "str_length":
+            length = value.str.len_chars()
+            low = stats.get("exact_value") or stats.get("min_value")
+            high = stats.get("exact_value") or stats.get("max_value")
+            broken = pl.lit(False)
+            broken = broken | (length < low) if low is not None else broken
+            broken = broken | (length > high) if high is not None else broken
+            return broken, f"{low}..{high} characters long"
+        case "str_matches":  # pandera matches at the start, as re.match does
+            pattern = stats["pattern"]
+            anchored = pattern if pattern.startswith("^") else f"^(?:{pattern})"
+            return ~value.str.contains(anchored), f"matching {pattern}"
+        case "str_contains":
+            return ~value.str.contains(stats["pattern"]), f"containing {stats['pattern']}"
+        case "str_startswith":
+            return ~value.str.starts_with(stats["string"]), f"starting with {stats['string']!r}"
+        case "str_endswith":
+            return ~value.str.ends_with(stats["string"]), f"ending with {stats['string']!r}"
+        case "equal_to":
+            return value != stats["value"], f"= {stats['value']}"
+        case "not_equal_to":
+            return value == stats["value"], f"!= {stats['value']}"
+        case "notin":
+            forbidden = list(stats["forbidden_values"])
+            return value.is_in(forbidden), f"none of {forbidden}"
+        case "isin":
+            allowed = list(stats["allowed_values"])
+            return ~value.is_in(allowed), f"one of {allowed}"
+        case _:
+            raise ValueError(
+                f"no row rule for pandera check {check.name} on column {column}: "
+                "add it to feature_assets.lib.rules or state the rule by hand"
+            )
+
+
+def contract_rules(schema: pa.DataFrameSchema, columns: Collection[str]) -> list[RowRule]:
+    """The row rules of a contract, for ``columns`` (the ones a row carries before cleansing).
+
+    Each column check of the pandera ``schema`` becomes the rule ``<column>_<check>`` and each
+    non-nullable column the rule ``<column>_not_null``; a null value breaks only the latter. The
+    model is stated once: the quarantine and the blocking contract check agree by construction.
+    """
+    rules = []
+    for name, column in schema.columns.items():
+        if name not in columns:
+            continue
+        about = f" ({column.description})" if column.description else ""
+        if not column.nullable:
+            rules.append(
+                RowRule(f"{name}_not_null", name, pl.col(name).is_null(), f"{name} is required")
+            )
+        for check in column.checks:
+            broken, words = _broken_and_words(name, check)
+            rules.append(
+                RowRule(
+                    f"{name}_{check.name}",
+                    name,
+                    broken & pl.col(name).is_not_null(),
+                    f"{name} must be {words}{about}",
+                )
+            )
+    return rules

@@ -1,4 +1,9 @@
-"""Contracts of the cleansing tier, and the plausibility bounds its row rules quarantine by."""
+"""Contracts of the cleansing tier.
+
+The cleansing transforms build their quarantine rules from these models
+(``feature_assets.lib.rules.contract_rules``): a row that would break a column check here is
+quarantined with the check's name, so the blocking contract check is the last gate, not the first.
+"""
 
 import pandera.polars as pa
 import polars as pl
@@ -19,37 +24,51 @@ WEATHER_RANGES: dict[str, tuple[float, float, str]] = {
 }
 UTC = pl.Datetime("us", "UTC")
 DELAY = {"min_value": MIN_DELAY_MINUTES, "max_value": MAX_DELAY_MINUTES}
+HHMM = "local time, HHMM"
 
 
 def _weather(column: str) -> pa.Column:
-    low, high, _unit = WEATHER_RANGES[column]
+    low, high, unit = WEATHER_RANGES[column]
     return pa.Column(
         pl.Int32 if column == "wind_dir" else pl.Float64,
         pa.Check.in_range(low, high),
         nullable=True,
+        description=unit,
     )
 
 
 class FlightsClean(pa.DataFrameModel):
     """One row per flight, keyed by flight_id."""
 
-    flight_id: str = pa.Field(unique=True, str_matches=r"^\d{8}-\w{2}\d+-[A-Z]{3}-\d{4}$")
-    flight_date: pl.Date
-    sched_dep_utc: UTC  # pyright: ignore[reportInvalidTypeForm]
+    flight_id: str = pa.Field(
+        unique=True,
+        str_matches=r"^\d{8}-\w{2}\d+-[A-Z]{3}-\d{4}$",
+        description="local date, carrier and flight number, origin, local HHMM",
+    )
+    flight_date: pl.Date = pa.Field(description="local calendar day of scheduled departure")
+    sched_dep_utc: UTC = pa.Field(description="scheduled departure, UTC")  # pyright: ignore[reportInvalidTypeForm]
     carrier: str = pa.Field(str_length={"min_value": 2, "max_value": 2})
     flight: pl.Int32 = pa.Field(ge=0)
     tailnum: str = pa.Field(nullable=True)
     origin: str = pa.Field(str_length={"min_value": 3, "max_value": 3})
     dest: str = pa.Field(str_length={"min_value": 3, "max_value": 3})
-    sched_dep_time: pl.Int32 = pa.Field(in_range={"min_value": 0, "max_value": 2359})
-    dep_time: pl.Int32 = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 2400})
-    dep_delay: pl.Int32 = pa.Field(nullable=True, in_range=DELAY)
-    sched_arr_time: pl.Int32 = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 2400})
-    arr_time: pl.Int32 = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 2400})
-    arr_delay: pl.Int32 = pa.Field(nullable=True, in_range=DELAY)
-    air_time: pl.Int32 = pa.Field(nullable=True, ge=0)
-    distance: pl.Int32 = pa.Field(gt=0)
-    cancelled: bool
+    sched_dep_time: pl.Int32 = pa.Field(
+        in_range={"min_value": 0, "max_value": 2359}, description=HHMM
+    )
+    dep_time: pl.Int32 = pa.Field(
+        nullable=True, in_range={"min_value": 0, "max_value": 2400}, description=HHMM
+    )
+    dep_delay: pl.Int32 = pa.Field(nullable=True, in_range=DELAY, description="minutes")
+    sched_arr_time: pl.Int32 = pa.Field(
+        nullable=True, in_range={"min_value": 0, "max_value": 2400}, description=HHMM
+    )
+    arr_time: pl.Int32 = pa.Field(
+        nullable=True, in_range={"min_value": 0, "max_value": 2400}, description=HHMM
+    )
+    arr_delay: pl.Int32 = pa.Field(nullable=True, in_range=DELAY, description="minutes")
+    air_time: pl.Int32 = pa.Field(nullable=True, ge=0, description="minutes")
+    distance: pl.Int32 = pa.Field(gt=0, description="miles")
+    cancelled: bool = pa.Field(description="no departure time was recorded")
 
     class Config(pa.DataFrameModel.Config):
         strict = True
@@ -66,7 +85,7 @@ weather_clean_model = pa.DataFrameSchema(
     unique=["origin", "time_hour"],
     strict=True,
 )
-"""One row per origin and UTC hour (built from ``WEATHER_RANGES``, the quarantine's bounds)."""
+"""One row per origin and UTC hour."""
 
 
 class Quarantine(pa.DataFrameModel):

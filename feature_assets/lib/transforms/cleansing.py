@@ -7,12 +7,8 @@ import polars as pl
 
 from feature_assets.lib.landing import FLIGHTS_SCHEMA, WEATHER_SCHEMA
 from feature_assets.lib.partitions import TIMEZONE
-from feature_assets.lib.rules import RowRule, split
-from feature_assets.lib.schemas.cleansing import (
-    MAX_DELAY_MINUTES,
-    MIN_DELAY_MINUTES,
-    WEATHER_RANGES,
-)
+from feature_assets.lib.rules import RowRule, contract_rules, split
+from feature_assets.lib.schemas.cleansing import FlightsClean, weather_clean_model
 
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -39,16 +35,6 @@ def _resolve_local(naive_local: pl.Expr, utc_hour: pl.Expr) -> pl.Expr:
         .then(earliest)
         .when(latest.dt.truncate("1h") == utc_hour)
         .then(latest)
-    )
-
-
-def _delay_in_range(column: str) -> RowRule:
-    return RowRule(
-        f"{column}_in_range",
-        column,
-        ~pl.col(column).is_between(MIN_DELAY_MINUTES, MAX_DELAY_MINUTES)
-        & pl.col(column).is_not_null(),
-        f"{column} must be within [{MIN_DELAY_MINUTES}, {MAX_DELAY_MINUTES}] minutes",
     )
 
 
@@ -79,19 +65,13 @@ def flights_clean(
         sched_dep_utc=_resolve_local(pl.col("_sched_local"), pl.col("_time_hour")),
         _local_exists=_local_to_utc(pl.col("_sched_local"), "earliest").is_not_null(),
     )
-    key_columns = ["year", "month", "day", "carrier", "flight", "origin", "dest", "sched_dep_time"]
     rules = [
-        RowRule(
-            "key_not_null",
-            ",".join(key_columns),
-            pl.any_horizontal(pl.col(key_columns).is_null()),
-            f"none of {key_columns} may be null",
-        ),
+        *contract_rules(FlightsClean.to_schema(), FLIGHTS_SCHEMA.names()),
         RowRule(
             "date_matches_file",
             "year,month,day",
             pl.col("flight_date") != pl.col("landing_date"),
-            "the row's local date must be the day its file was delivered for",
+            "the row's local date (year, month, day) must be the day its file was delivered for",
         ),
         RowRule(
             "sched_dep_time_valid",
@@ -111,9 +91,6 @@ def flights_clean(
             pl.col("sched_dep_utc").is_null() & pl.col("_local_exists"),
             f"time_hour (UTC) must be the scheduled local hour in {TIMEZONE}",
         ),
-        _delay_in_range("dep_delay"),
-        _delay_in_range("arr_delay"),
-        RowRule("distance_positive", "distance", pl.col("distance") <= 0, "distance must be > 0"),
     ]
     if carriers is not None:
         rules.append(
@@ -180,11 +157,12 @@ def weather_clean(raw: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
         _resolved=_resolve_local(local_hour, pl.col("_utc_hour")),
     )
     rules = [
+        *contract_rules(weather_clean_model, set(WEATHER_SCHEMA.names()) - {"time_hour"}),
         RowRule(
-            "key_not_null",
-            "origin,time_hour",
-            pl.col("origin").is_null() | pl.col("_utc_hour").is_null(),
-            "origin and a UTC time_hour (YYYY-MM-DDTHH:MM:SSZ) are required",
+            "time_hour_not_null",
+            "time_hour",
+            pl.col("_utc_hour").is_null(),
+            "a UTC time_hour (YYYY-MM-DDTHH:MM:SSZ) is required",
         ),
         RowRule(
             "time_hour_matches_local",
@@ -197,15 +175,6 @@ def weather_clean(raw: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
             "time_hour",
             pl.col("obs_date") != pl.col("landing_date"),
             "the observation's local date must be the day its file was delivered for",
-        ),
-        *(
-            RowRule(
-                f"{column}_in_range",
-                column,
-                ~pl.col(column).is_between(low, high) & pl.col(column).is_not_null(),
-                f"{column} must be within [{low}, {high}] {unit}",
-            )
-            for column, (low, high, unit) in WEATHER_RANGES.items()
         ),
     ]
     passing, quarantine = split(
