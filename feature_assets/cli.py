@@ -48,6 +48,13 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--interval", type=float, default=0.0, help="seconds to wait between days (to watch the UI)"
     )
+    replay.add_argument(
+        "--delay-hours",
+        type=float,
+        default=0.5,
+        help="stamp each file as delivered this long after its day ended (default 0.5; "
+        "past the freshness gate's 6 h it is a late delivery)",
+    )
 
     synth = commands.add_parser("synth", help="write scaled-up landing data for benchmarks")
     synth.add_argument(
@@ -85,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             args.days,
             sources=sources,
             interval_seconds=args.interval,
+            delay=dt.timedelta(hours=args.delay_hours),
             on_day=lambda day: print(f"delivered {day} ({', '.join(sources)})", flush=True),
         )
         print(f"{result.written} files written, {result.unchanged} unchanged, in {landing}")

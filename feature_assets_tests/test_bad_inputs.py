@@ -8,6 +8,7 @@ once the corrected file is delivered, the day and its downstream are healthy aga
 """
 
 import datetime as dt
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,12 +17,15 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
 from polars.testing import assert_frame_equal
 
 from feature_assets import cli
 from feature_assets.lib import settings
 from feature_assets.lib.demo import range_tags
+from feature_assets.lib.gates import FRESHNESS
 from feature_assets.lib.landing import FLIGHTS_SCHEMA, daily_file
+from feature_assets.lib.replay import delivery_time
 from feature_assets.lib.resources import build_resources
 from feature_assets_tests.conftest import ALL_ASSETS, deliver, read_table
 
@@ -35,6 +39,19 @@ PUBLISHED = {
     "aggregation.carrier_delay_7d": "flight_date, carrier",
 }
 COLUMNS = FLIGHTS_SCHEMA.names()
+HELD_BACK = {
+    "flights": [
+        "cleansing/flights_clean | 2013-03-10",
+        "transformation/flight_features | 2013-03-10",
+        "aggregation/carrier_delay_7d | 2013-03-10..2013-03-16 (7)",
+        "aggregation/route_delay_28d | 2013-03-10..2013-04-06 (28)",
+    ],
+    "weather": [
+        "cleansing/weather_clean | 2013-03-10",
+        "transformation/flight_features | 2013-03-10",
+        "aggregation/origin_weather_daily | 2013-03-10",
+    ],
+}
 
 
 def edit_first_row(**values: str) -> Callable[[bytes], bytes]:
@@ -224,7 +241,10 @@ def what_it_said(result: dg.ExecuteInProcessResult) -> str:
     said = []
     for event in result.all_events:
         if event.is_step_failure:
-            said.append(str(event.step_failure_data.error))
+            failure = event.step_failure_data
+            said.append(str(failure.error))
+            if failure.user_failure_data:
+                said.append(str(failure.user_failure_data.metadata))
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.asset_check_evaluation_data
             if not evaluation.passed:
@@ -261,6 +281,10 @@ def test_bad_input_is_stopped_named_and_healed(
             assert str(path) in said
             for table, key in PUBLISHED.items():  # the day keeps its published rows
                 assert_frame_equal(the_day(home, table, key), before[table])
+            # ... and the gate says what it held back downstream, through the partition mappings
+            assert "Held back:" in said
+            held = HELD_BACK[fault.source]
+            assert all(f"| {line} |" in said for line in held), said
         else:
             assert result.success, said
             quarantine = read_table(home, "cleansing.flights_quarantine", "rule").filter(
@@ -295,3 +319,44 @@ def test_the_same_day_delivered_twice_changes_nothing(published: Path, tmp_path:
         assert run_day(home, instance).success
     for table, key in PUBLISHED.items():
         assert_frame_equal(read_table(home, table, key), before[table])
+
+
+def freshness_of(result: dg.ExecuteInProcessResult) -> dict[str, AssetCheckEvaluation]:
+    """The freshness results of a run, by source."""
+    return {
+        e.asset_check_evaluation_data.asset_key.path[-1]: e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        and e.asset_check_evaluation_data.check_name == FRESHNESS
+    }
+
+
+def test_a_late_day_is_flagged_and_still_published(published: Path, tmp_path: Path) -> None:
+    """A correct file that arrives two days after its deadline: flagged by name, not refused."""
+    home = tmp_path / "home"
+    shutil.copytree(published, home, copy_function=shutil.copy2)  # keep the arrival times
+    path = daily_file(settings.landing_dir(home), "flights", DAY)
+    before = {table: the_day(home, table, key) for table, key in PUBLISHED.items()}
+    with dg.instance_for_test() as instance:
+        on_time = freshness_of(run_day(home, instance))
+        assert on_time["raw_flights"].passed and on_time["raw_weather"].passed
+        assert on_time["raw_flights"].metadata["hours_late"].value == 0
+
+        late = delivery_time(DAY, dt.timedelta(hours=54))  # 48 h past the 6 h lag
+        os.utime(path, (late.timestamp(), late.timestamp()))
+        delivered = path.read_bytes()
+        result = run_day(home, instance)
+
+    assert result.success  # a late file holds correct data: WARN, published
+    flights = freshness_of(result)["raw_flights"]
+    assert not flights.passed
+    assert flights.severity == dg.AssetCheckSeverity.WARN
+    assert flights.metadata["hours_late"].value == 48.0
+    assert flights.description == (
+        f"ingestion/raw_flights partition {PARTITION} (file {path}): arrived 2013-03-13 06:00 EDT, "
+        "48.0 h after its deadline 2013-03-11 06:00 (the day's end + 6 h)"
+    )
+    assert freshness_of(result)["raw_weather"].passed
+    assert path.read_bytes() == delivered
+    for table, key in PUBLISHED.items():
+        assert_frame_equal(the_day(home, table, key), before[table])

@@ -7,6 +7,7 @@ hands the rows to the IO manager only when every partition passed. A failed gate
 published rows as they were, fails the step, and Dagster skips the downstream steps.
 """
 
+import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -170,6 +171,82 @@ def blocks(evaluation: AssetCheckEvaluation) -> bool:
     )
 
 
+def held_back(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, partitions: Sequence[str | None]
+) -> dict[dg.AssetKey, list[str]]:
+    """Every downstream asset partition that reads ``partitions`` of ``key``, directly or not.
+
+    Follows the partition mappings (a day of flights_clean holds back 28 days of
+    route_delay_28d); these partitions are not computed while the partitions stay failed.
+    """
+    graph = context.job_def.asset_layer.asset_graph  # the run's job: set under materialize too
+    seen: set[tuple[dg.AssetKey, str | None]] = set()
+    frontier = [(key, partition) for partition in partitions]
+    while frontier:
+        parent, partition = frontier.pop()
+        for child in graph.get_children_partitions(parent, partition):
+            if (child.asset_key, child.partition_key) not in seen:
+                seen.add((child.asset_key, child.partition_key))
+                frontier.append((child.asset_key, child.partition_key))
+    held: dict[dg.AssetKey, list[str]] = {}
+    for child_key, partition in sorted(seen, key=lambda kp: (kp[0].to_user_string(), kp[1] or "")):
+        held.setdefault(child_key, []).append(partition or "(unpartitioned)")
+    return held
+
+
+def _spans(partitions: Sequence[str]) -> str:
+    """Daily keys as runs of consecutive days: 2013-03-10..2013-03-16 (7)."""
+    days = sorted(dt.date.fromisoformat(p) for p in partitions if p != "(unpartitioned)")
+    spans: list[list[dt.date]] = []
+    for day in days:
+        if spans and day - spans[-1][-1] == dt.timedelta(days=1):
+            spans[-1].append(day)
+        else:
+            spans.append([day])
+    return (
+        ", ".join(f"{s[0]}..{s[-1]} ({len(s)})" if len(s) > 1 else str(s[0]) for s in spans)
+        or "(unpartitioned)"
+    )
+
+
+def held_back_metadata(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, partitions: Sequence[str | None]
+) -> dict[str, Any]:
+    """What a failed gate on ``partitions`` of ``key`` keeps from being computed, for the UI."""
+    held = held_back(context, key, partitions)
+    count = sum(len(p) for p in held.values())
+    return {
+        "held_back_summary": f"Held back: {count} downstream asset partitions (see held_back)."
+        if count
+        else "Nothing downstream reads it.",
+        "held_back_partitions": count,
+        "held_back": dg.MetadataValue.md(
+            "| downstream asset | partitions held back |\n|---|---|\n"
+            + "\n".join(f"| {k.to_user_string()} | {_spans(p)} |" for k, p in held.items())
+            if held
+            else "nothing downstream"
+        ),
+    }
+
+
+def _with_held_back(
+    context: dg.AssetExecutionContext, evaluation: AssetCheckEvaluation
+) -> AssetCheckEvaluation:
+    if not blocks(evaluation):
+        return evaluation
+    extra = held_back_metadata(context, evaluation.asset_key, [evaluation.partition])
+    return AssetCheckEvaluation(
+        asset_key=evaluation.asset_key,
+        check_name=evaluation.check_name,
+        passed=evaluation.passed,
+        metadata={**evaluation.metadata, **extra},
+        severity=evaluation.severity,
+        description=f"{evaluation.description} {extra['held_back_summary']}",
+        blocking=evaluation.blocking,
+        partition=evaluation.partition,
+    )
+
+
 def publish(
     context: dg.AssetExecutionContext,
     frames: dict[dg.AssetKey, pl.DataFrame],
@@ -187,7 +264,7 @@ def publish(
         spec = assets_def.specs_by_key[key]
         partition_column = spec.metadata.get(PARTITION_EXPR) if assets_def.partitions_def else None
         evaluations += gate(key, frame, partition_column, partition_keys)
-    yield from evaluations
+    yield from (_with_held_back(context, evaluation) for evaluation in evaluations)
     for check_key in {evaluation.asset_check_key for evaluation in evaluations}:
         yield dg.Output(None, output_name=check_outputs[check_key])
     if not any(blocks(evaluation) for evaluation in evaluations):

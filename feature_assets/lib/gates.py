@@ -131,6 +131,78 @@ def volume(
     return results
 
 
+FRESHNESS = "freshness"
+
+
+@dataclass(frozen=True)
+class FreshnessRule:
+    """A day's file must arrive by the end of the day (local midnight) + ``lag``.
+
+    Arrival is the file's modification time. WARN by default: a late file holds correct data
+    and is published (a blocking gate would refuse every late or corrected delivery forever);
+    the gate makes the lateness visible per partition. ERROR would block late days.
+    """
+
+    lag: dt.timedelta = dt.timedelta(hours=6)
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.WARN
+
+
+def freshness_spec(key: dg.AssetKey, rule: FreshnessRule) -> dg.AssetCheckSpec:
+    """The freshness check of a daily source."""
+    return daily_check(
+        FRESHNESS,
+        key,
+        f"the day's file arrived by the end of the day + {_hours(rule.lag)} "
+        f"({rule.severity.value})",
+        blocking=rule.severity == dg.AssetCheckSeverity.ERROR,
+    )
+
+
+def _hours(delta: dt.timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:g} h"
+
+
+def freshness(
+    key: dg.AssetKey,
+    rule: FreshnessRule,
+    arrivals: Mapping[dt.date, dt.datetime],
+    partition_keys: Sequence[str],
+    files: Mapping[str, str] | None = None,
+) -> list[AssetCheckEvaluation]:
+    """One freshness result per partition key whose file arrived (``arrivals``, by day)."""
+    results = []
+    for key_text in partition_keys:
+        arrived = arrivals.get(dt.date.fromisoformat(key_text))
+        if arrived is None:
+            continue  # no file: the asset fails and names it
+        window = daily_partitions.time_window_for_partition_key(key_text)
+        deadline = window.end + rule.lag
+        late = arrived - deadline
+        passed = late <= dt.timedelta(0)
+        tz = window.end.tzinfo
+        metadata = {
+            "partition": key_text,
+            **_file(files, key_text),
+            "arrived_at": arrived.astimezone(tz).isoformat(),
+            "deadline": deadline.isoformat(),
+            "hours_late": round(max(late.total_seconds(), 0) / 3600, 2),
+        }
+        description = (
+            f"{key.to_user_string()} partition {key_text}{_in(files, key_text)}: arrived "
+            f"{arrived.astimezone(tz):%Y-%m-%d %H:%M %Z}, "
+            + (
+                f"{late.total_seconds() / 3600:.1f} h after its deadline {deadline:%Y-%m-%d %H:%M} "
+                f"(the day's end + {_hours(rule.lag)})"
+                if not passed
+                else f"by its deadline {deadline:%Y-%m-%d %H:%M}"
+            )
+        )
+        results.append(
+            result(key, FRESHNESS, key_text, passed, metadata, description, rule.severity)
+        )
+    return results
+
+
 DRIFT = "drift"
 
 

@@ -10,6 +10,7 @@ pipeline only reads them: nothing here is ever modified or deleted by an asset.
 """
 
 import datetime as dt
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -202,11 +203,15 @@ def read_snapshot(landing: Path, source: str) -> pl.DataFrame:
         raise _parse_error([path], schema, e) from e
 
 
-def write_atomically(frame: pl.DataFrame, path: Path) -> bool:
+def write_atomically(
+    frame: pl.DataFrame, path: Path, delivered_at: dt.datetime | None = None
+) -> bool:
     """Deliver a file the way a careful producer does: write aside, then rename.
 
-    Returns False (and leaves the file and its mtime alone) when the content is unchanged, so that
-    watchers do not see a re-delivery that is not one.
+    ``delivered_at`` stamps the file's modification time (its arrival, which the freshness gate
+    reads) for a simulated producer; by default the file arrives now. Returns False (and leaves
+    the file and its time alone) when the content is unchanged, so that watchers do not see a
+    re-delivery that is not one.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -214,8 +219,16 @@ def write_atomically(frame: pl.DataFrame, path: Path) -> bool:
     if path.exists() and path.read_bytes() == tmp.read_bytes():
         tmp.unlink()
         return False
+    if delivered_at is not None:
+        stamp = delivered_at.timestamp()
+        os.utime(tmp, (stamp, stamp))
     tmp.replace(path)
     return True
+
+
+def arrived_at(path: Path) -> dt.datetime:
+    """When a landing file arrived: its modification time, in UTC."""
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
 
 
 class LandingZone(dg.ConfigurableResource):
@@ -235,3 +248,8 @@ class LandingZone(dg.ConfigurableResource):
     def read_snapshot(self, source: str) -> pl.DataFrame:
         """One snapshot source's rows (see ``read_snapshot``)."""
         return read_snapshot(self.path, source)
+
+    def arrivals(self, source: str, days: Sequence[dt.date]) -> dict[dt.date, dt.datetime]:
+        """When each day's file of a daily source arrived (days without a file are left out)."""
+        files = {day: daily_file(self.path, source, day) for day in days}
+        return {day: arrived_at(path) for day, path in files.items() if path.exists()}

@@ -21,7 +21,7 @@ from feature_assets.lib.landing import (
     snapshot_file,
     write_atomically,
 )
-from feature_assets.lib.partitions import TIMEZONE
+from feature_assets.lib.partitions import TIMEZONE, daily_partitions
 
 REAL_YEAR = 2013
 DAILY = ("flights", "weather")
@@ -60,6 +60,14 @@ def deliver_snapshots(landing: Path, result: Delivered) -> None:
         result.add(source, rows.height, write_atomically(rows, snapshot_file(landing, source)))
 
 
+DELIVERY_DELAY = dt.timedelta(minutes=30)
+
+
+def delivery_time(day: dt.date, delay: dt.timedelta = DELIVERY_DELAY) -> dt.datetime:
+    """When the simulated producer delivers day ``day``'s file: ``delay`` after the day's end."""
+    return daily_partitions.time_window_for_partition_key(day.isoformat()).end + delay
+
+
 def replay(
     landing: Path,
     start: dt.date,
@@ -67,11 +75,14 @@ def replay(
     sources: Iterable[str] = DAILY,
     interval_seconds: float = 0.0,
     on_day: Callable[[dt.date], None] | None = None,
+    delay: dt.timedelta = DELIVERY_DELAY,
 ) -> Delivered:
     """Drop the real rows of ``days`` local days from ``start`` into the landing zone.
 
     A day with no rows for a source still gets a file with the header (the producer delivered
-    nothing), so that "delivered empty" and "not delivered" stay different things.
+    nothing), so that "delivered empty" and "not delivered" stay different things. Each file is
+    stamped as delivered ``delay`` after its day ended (2013's clock, not today's), which is what
+    the freshness gate judges; a ``delay`` past the gate's lag replays a late delivery.
     """
     result = Delivered()
     deliver_snapshots(landing, result)
@@ -80,9 +91,8 @@ def replay(
         day = start + dt.timedelta(days=offset)
         for source, by_day in tables.items():
             rows = by_day.get(day, nycflights.table(source).clear())
-            result.add(
-                source, rows.height, write_atomically(rows, daily_file(landing, source, day))
-            )
+            path = daily_file(landing, source, day)
+            result.add(source, rows.height, write_atomically(rows, path, delivery_time(day, delay)))
         if on_day:
             on_day(day)
         if interval_seconds and offset < days - 1:
@@ -147,9 +157,8 @@ def synth(
             weather = weather_by_day.get(real_day, nycflights.table("weather").clear())
             scaled = _scale_flights(_shift_year(flights, year), scale, seed=year)
             for source, rows in (("flights", scaled), ("weather", _shift_year(weather, year))):
-                result.add(
-                    source, rows.height, write_atomically(rows, daily_file(landing, source, day))
-                )
+                path = daily_file(landing, source, day)
+                result.add(source, rows.height, write_atomically(rows, path, delivery_time(day)))
             done += 1
             if done % 30 == 0 or done == total_days:
                 elapsed = time.perf_counter() - started

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pandera.polars as pa
 import polars as pl
+from polars._typing import ClosedInterval
 
 QUARANTINE_SCHEMA = pl.Schema(
     {
@@ -90,12 +91,10 @@ def _broken_and_words(column: str, check: pa.Check) -> tuple[pl.Expr, str]:
     match check.name:
         case "in_range":
             low, high = stats["min_value"], stats["max_value"]
-            closed = {
-                (True, True): "both",
-                (True, False): "left",
-                (False, True): "right",
-                (False, False): "none",
-            }[(stats.get("include_min", True), stats.get("include_max", True))]
+            left, right = stats.get("include_min", True), stats.get("include_max", True)
+            closed: ClosedInterval = (
+                ("both" if right else "left") if left else ("right" if right else "none")
+            )
             return ~value.is_between(low, high, closed=closed), f"within [{low}, {high}]"
         case "greater_than":
             return value <= stats["min_value"], f"> {stats['min_value']}"

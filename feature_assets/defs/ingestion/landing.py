@@ -1,15 +1,19 @@
 """Ingestion: producers' files, as delivered, become ``ingestion.raw_*`` tables."""
 
 import datetime as dt
+from collections.abc import Sequence
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from feature_assets.lib.assets import DAILY, LANDING_RETRY, partitioned_by
-from feature_assets.lib.checks import contract_spec, publish
+from feature_assets.lib.checks import contract_spec, held_back_metadata, publish
 from feature_assets.lib.gates import (
+    FreshnessRule,
     NullRateRule,
     VolumeRule,
+    freshness,
+    freshness_spec,
     null_rate_spec,
     null_rates,
     volume,
@@ -20,16 +24,25 @@ from feature_assets.lib.partitions import days_in
 from feature_assets.lib.warehouse import DUCKDB_POOL, daily_counts, table_name
 
 
-def _bad_file(error: LandingFileError, partitions: str) -> dg.Failure:
+def _bad_file(
+    context: dg.AssetExecutionContext, error: LandingFileError, partitions: Sequence[str | None]
+) -> dg.Failure:
+    """A file-level failure: no rows are published; says what it holds back downstream."""
+    named = f"{partitions[0]}..{partitions[-1]}" if partitions[0] else "(unpartitioned)"
+    held = held_back_metadata(context, context.asset_key, partitions)
     return dg.Failure(
-        description=f"partition {partitions}: {error}",
-        metadata={"partitions": partitions, "error": str(error)},
+        description=f"partition {named}: {error} {held['held_back_summary']}",
+        metadata={"partitions": named, "error": str(error), **held},
         allow_retries=False,
     )
 
 
 def raw_daily_asset(
-    source: str, description: str, rule: VolumeRule, nulls: NullRateRule
+    source: str,
+    description: str,
+    rule: VolumeRule,
+    nulls: NullRateRule,
+    arrival: FreshnessRule,
 ) -> dg.AssetsDefinition:
     """A daily raw asset: the producer's files for the run's local days.
 
@@ -43,7 +56,12 @@ def raw_daily_asset(
         description=description,
         code_version="1",
         retry_policy=LANDING_RETRY,
-        check_specs=[contract_spec(key), volume_spec(key, rule), null_rate_spec(key, nulls)],
+        check_specs=[
+            contract_spec(key),
+            volume_spec(key, rule),
+            null_rate_spec(key, nulls),
+            freshness_spec(key, arrival),
+        ],
         output_required=False,
         metadata=partitioned_by("landing_date"),
         **DAILY,
@@ -53,7 +71,7 @@ def raw_daily_asset(
         try:
             rows = landing.read_daily(source, days)
         except LandingFileError as e:
-            raise _bad_file(e, f"{days[0]}..{days[-1]}") from e
+            raise _bad_file(context, e, context.partition_keys) from e
         before = days[0] - dt.timedelta(days=rule.days)
         with duckdb.get_connection() as conn:
             counts = daily_counts(conn, table_name(key), "landing_date", before, days[0])
@@ -61,8 +79,10 @@ def raw_daily_asset(
         counts = {day: n for day, n in counts.items() if day < days[0]} | dict(in_run)
         keys = context.partition_keys
         files = {day.isoformat(): str(daily_file(landing.path, source, day)) for day in days}
-        gates = volume(key, rule, counts, keys, files) + null_rates(
-            key, nulls, rows, "landing_date", keys, files
+        gates = (
+            volume(key, rule, counts, keys, files)
+            + null_rates(key, nulls, rows, "landing_date", keys, files)
+            + freshness(key, arrival, landing.arrivals(source, days), keys, files)
         )
         yield from publish(context, {key: rows}, gates=gates)
 
@@ -86,7 +106,7 @@ def snapshot_asset(source: str, description: str) -> dg.AssetsDefinition:
         try:
             rows = landing.read_snapshot(source)
         except LandingFileError as e:
-            raise _bad_file(e, "(unpartitioned)") from e
+            raise _bad_file(context, e, [None]) from e
         yield from publish(context, {key: rows})
 
     return _snapshot
@@ -97,6 +117,7 @@ raw_flights = raw_daily_asset(
     "One row per scheduled flight as the producer delivered it, per local day's file.",
     VolumeRule(),
     NullRateRule({"dep_time": 0.9, "dep_delay": 0.9, "arr_delay": 0.9, "tailnum": 0.5}),
+    FreshnessRule(),
 )
 raw_weather = raw_daily_asset(
     "weather",
@@ -105,6 +126,7 @@ raw_weather = raw_daily_asset(
     # an unobserved hour are null.
     VolumeRule(severity=dg.AssetCheckSeverity.WARN),
     NullRateRule({"temp": 0.25, "wind_speed": 0.25, "precip": 0.25, "visib": 0.25}),
+    FreshnessRule(),
 )
 airlines = snapshot_asset("airlines", "One row per carrier code: the airline's name.")
 airports = snapshot_asset("airports", "One row per FAA airport code: name, location, time zone.")
