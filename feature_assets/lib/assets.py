@@ -4,6 +4,7 @@ from typing import Any
 
 import dagster as dg
 
+from feature_assets.lib.automation import feature_condition
 from feature_assets.lib.partitions import daily_partitions
 from feature_assets.lib.warehouse import DUCKDB_POOL, PARTITION_EXPR
 
@@ -20,6 +21,14 @@ DAILY: dict[str, Any] = {
 }
 """Keyword arguments of every daily asset. A backfill of many days runs as one run over the range
 (``BackfillPolicy.single_run``): one read and one atomic write per asset, not one run per day."""
+
+
+FEATURE_CONDITION = feature_condition()
+FEATURE: dict[str, Any] = {**DAILY, "automation_condition": FEATURE_CONDITION}
+"""Keyword arguments of every daily asset past ingestion: recomputed by declarative automation
+when the upstream partitions it reads became fresh and healthy (``lib/automation.py``). The
+ingestion assets are requested by the landing sensor instead. (A multi-asset puts
+``FEATURE_CONDITION`` on each of its outputs.)"""
 
 
 def partitioned_by(column: str) -> dict[str, str]:

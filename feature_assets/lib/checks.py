@@ -15,7 +15,11 @@ from typing import Any
 import dagster as dg
 import pandera.errors
 import polars as pl
-from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluation,
+    AssetCheckEvaluationTargetMaterializationData,
+)
+from dagster._core.event_api import AssetRecordsFilter
 
 from feature_assets.lib.partitions import daily_partitions
 from feature_assets.lib.schemas import CONTRACTS, schema_of
@@ -229,22 +233,57 @@ def held_back_metadata(
     }
 
 
-def _with_held_back(
-    context: dg.AssetExecutionContext, evaluation: AssetCheckEvaluation
-) -> AssetCheckEvaluation:
-    if not blocks(evaluation):
-        return evaluation
-    extra = held_back_metadata(context, evaluation.asset_key, [evaluation.partition])
-    return AssetCheckEvaluation(
-        asset_key=evaluation.asset_key,
-        check_name=evaluation.check_name,
-        passed=evaluation.passed,
-        metadata={**evaluation.metadata, **extra},
-        severity=evaluation.severity,
-        description=f"{evaluation.description} {extra['held_back_summary']}",
-        blocking=evaluation.blocking,
-        partition=evaluation.partition,
-    )
+def _latest_materializations(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, partitions: Sequence[str | None]
+) -> dict[str | None, AssetCheckEvaluationTargetMaterializationData]:
+    """The latest materialisation of each partition of ``key`` (one query per asset)."""
+    wanted = [p for p in partitions if p is not None]
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, asset_partitions=wanted or None),
+        limit=max(len(wanted), 1) * 4,
+    ).records
+    latest: dict[str | None, AssetCheckEvaluationTargetMaterializationData] = {}
+    for record in records:  # newest first
+        latest.setdefault(
+            record.partition_key,
+            AssetCheckEvaluationTargetMaterializationData(
+                run_id=record.run_id, storage_id=record.storage_id, timestamp=record.timestamp
+            ),
+        )
+    return latest
+
+
+def _finished(
+    context: dg.AssetExecutionContext, evaluations: Sequence[AssetCheckEvaluation]
+) -> Iterator[AssetCheckEvaluation]:
+    """Each result tied to the materialisation it judged, and a failed gate's held-back list.
+
+    The target is the partition's latest materialisation: the one just published when the gate
+    passed, the previous good one when it blocked. Dagster and automation's ``check_passed``
+    count a result only for the materialisation it targets.
+    """
+    targets: dict[dg.AssetKey, dict] = {}
+    for evaluation in evaluations:
+        key = evaluation.asset_key
+        if key not in targets:
+            partitions = [e.partition for e in evaluations if e.asset_key == key]
+            targets[key] = _latest_materializations(context, key, partitions)
+        extra = (
+            held_back_metadata(context, key, [evaluation.partition]) if blocks(evaluation) else {}
+        )
+        yield AssetCheckEvaluation(
+            asset_key=key,
+            check_name=evaluation.check_name,
+            passed=evaluation.passed,
+            metadata={**evaluation.metadata, **extra},
+            target_materialization_data=targets[key].get(evaluation.partition),
+            severity=evaluation.severity,
+            description=f"{evaluation.description} {extra['held_back_summary']}"
+            if extra
+            else evaluation.description,
+            blocking=evaluation.blocking,
+            partition=evaluation.partition,
+        )
 
 
 def publish(
@@ -264,9 +303,11 @@ def publish(
         spec = assets_def.specs_by_key[key]
         partition_column = spec.metadata.get(PARTITION_EXPR) if assets_def.partitions_def else None
         evaluations += gate(key, frame, partition_column, partition_keys)
-    yield from (_with_held_back(context, evaluation) for evaluation in evaluations)
-    for check_key in {evaluation.asset_check_key for evaluation in evaluations}:
-        yield dg.Output(None, output_name=check_outputs[check_key])
     if not any(blocks(evaluation) for evaluation in evaluations):
+        # published first, so that the results below are about this materialisation: Dagster
+        # (and automation's check_passed) judges the latest materialisation by them
         for key, frame in frames.items():
             yield dg.Output(frame, output_name=assets_def.get_output_name_for_asset_key(key))
+    yield from _finished(context, evaluations)
+    for check_key in {evaluation.asset_check_key for evaluation in evaluations}:
+        yield dg.Output(None, output_name=check_outputs[check_key])

@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from feature_assets.lib.assets import DAILY, partitioned_by
+from feature_assets.lib.assets import FEATURE, partitioned_by
 from feature_assets.lib.checks import contract_spec, publish
 from feature_assets.lib.transforms import aggregation
 
@@ -23,7 +23,7 @@ ORIGIN_WEATHER_DAILY = dg.AssetKey(["aggregation", "origin_weather_daily"])
     },
     code_version="1",
     metadata=partitioned_by("flight_date"),
-    **DAILY,
+    **FEATURE,
 )
 def carrier_daily_stats(context: dg.AssetExecutionContext, flights: pl.LazyFrame):
     """One row per local day and carrier: volume, cancellations and departure delays.
@@ -42,7 +42,7 @@ def carrier_daily_stats(context: dg.AssetExecutionContext, flights: pl.LazyFrame
     ins={"weather": dg.AssetIn(key=["cleansing", "weather_clean"])},
     code_version="1",
     metadata=partitioned_by("date"),
-    **DAILY,
+    **FEATURE,
 )
 def origin_weather_daily(context: dg.AssetExecutionContext, weather: pl.LazyFrame):
     """One row per local day (date) and origin: the day's weather in five numbers.

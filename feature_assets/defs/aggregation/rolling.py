@@ -6,7 +6,7 @@ Day D reads the partitions D-(n-1)..D through a ``TimeWindowPartitionMapping``.
 import dagster as dg
 import polars as pl
 
-from feature_assets.lib.assets import DAILY, partitioned_by
+from feature_assets.lib.assets import FEATURE, partitioned_by
 from feature_assets.lib.checks import contract_spec, publish
 from feature_assets.lib.partitions import trailing_days, window_dates
 from feature_assets.lib.transforms import aggregation
@@ -35,7 +35,7 @@ ROUTE_DELAY_28D = dg.AssetKey(["aggregation", "route_delay_28d"])
     ins=_flights_over(7),
     code_version="1",
     metadata=partitioned_by("flight_date"),
-    **DAILY,
+    **FEATURE,
 )
 def carrier_delay_7d(context: dg.AssetExecutionContext, flights: pl.LazyFrame):
     """One row per local day D and carrier: departure delay over the trailing 7 days.
@@ -55,7 +55,7 @@ def carrier_delay_7d(context: dg.AssetExecutionContext, flights: pl.LazyFrame):
     ins=_flights_over(28),
     code_version="1",
     metadata=partitioned_by("flight_date"),
-    **DAILY,
+    **FEATURE,
 )
 def route_delay_28d(context: dg.AssetExecutionContext, flights: pl.LazyFrame):
     """One row per local day D and route (origin, dest): arrival delay over 28 days.

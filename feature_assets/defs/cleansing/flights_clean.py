@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from feature_assets.lib.assets import DAILY, partitioned_by
+from feature_assets.lib.assets import DAILY, FEATURE_CONDITION, partitioned_by
 from feature_assets.lib.checks import contract_spec, publish
 from feature_assets.lib.gates import (
     DriftRule,
@@ -36,6 +36,7 @@ DEP_DELAY_DRIFT = DriftRule("dep_delay", (-10, -5, 0, 5, 15, 30, 60, 120, 240))
             ),
             code_version="1",
             is_required=False,
+            automation_condition=FEATURE_CONDITION,
             metadata=partitioned_by("flight_date"),
         ),
         "flights_quarantine": dg.AssetOut(
@@ -46,6 +47,7 @@ DEP_DELAY_DRIFT = DriftRule("dep_delay", (-10, -5, 0, 5, 15, 30, 60, 120, 240))
             ),
             code_version="1",
             is_required=False,
+            automation_condition=FEATURE_CONDITION,
             metadata=partitioned_by("landing_date"),
         ),
     },

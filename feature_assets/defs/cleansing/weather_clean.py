@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from feature_assets.lib.assets import DAILY, partitioned_by
+from feature_assets.lib.assets import DAILY, FEATURE_CONDITION, partitioned_by
 from feature_assets.lib.checks import contract_spec, publish
 from feature_assets.lib.transforms import cleansing
 
@@ -21,6 +21,7 @@ QUARANTINE = dg.AssetKey(["cleansing", "weather_quarantine"])
             ),
             code_version="1",
             is_required=False,
+            automation_condition=FEATURE_CONDITION,
             metadata=partitioned_by("obs_date"),
         ),
         "weather_quarantine": dg.AssetOut(
@@ -31,6 +32,7 @@ QUARANTINE = dg.AssetKey(["cleansing", "weather_quarantine"])
             ),
             code_version="1",
             is_required=False,
+            automation_condition=FEATURE_CONDITION,
             metadata=partitioned_by("landing_date"),
         ),
     },

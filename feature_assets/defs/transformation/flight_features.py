@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from feature_assets.lib.assets import DAILY, partitioned_by
+from feature_assets.lib.assets import FEATURE, partitioned_by
 from feature_assets.lib.checks import contract_spec, publish
 from feature_assets.lib.gates import weather_coverage, weather_coverage_spec
 from feature_assets.lib.transforms import transformation
@@ -24,7 +24,7 @@ KEY = dg.AssetKey(["transformation", "flight_features"])
     },
     code_version="1",
     metadata=partitioned_by("flight_date"),
-    **DAILY,
+    **FEATURE,
 )
 def flight_features(
     context: dg.AssetExecutionContext,
