@@ -8,19 +8,22 @@ is composed from Dagster's building blocks instead:
     requested = triggered & ready & breaker closed
 
     triggered: for ANY partition (not only the latest window), one of
-        - an upstream partition it reads (through its partition mapping) was updated,
+        - an upstream partition it reads (through its partition mapping) was updated, by a run
+          that did not also update this partition (stock ``any_deps_updated``),
         - the partition became missing (a new day),
         - the asset's code_version changed,
-      after the partition was last requested and last updated; each trigger is its own timed
-      ``since`` chain, so ties between ticks are not lost.
+      after the partition was last requested, and still true until the partition is updated;
+      each trigger is its own timed ``since`` chain, so ties between ticks are not lost.
     ready: every upstream partition it reads exists, none is in progress, and every one of them
       passed its blocking checks (the negated ``any_deps_match``: EVERY mapped partition, so one
       failed day holds back every 7- and 28-day window that contains it); the partition itself
       is not in progress.
     breaker closed: the partition has not failed ``threshold`` times in a row (``BreakerClosed``).
 
-A failed run does not re-trigger by itself: the partition waits for the next upstream update, a
-code change, or a manual run. Nothing else recomputes.
+A triggered partition stays due until it is updated: a run that fails is requested again on the
+next ticks (a transient failure heals by itself), and after ``threshold`` consecutive failures
+the breaker holds it back until ``feature-assets breaker reset`` or a successful manual run.
+Nothing else recomputes.
 """
 
 import datetime as dt
