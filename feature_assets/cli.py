@@ -68,6 +68,19 @@ def parser() -> argparse.ArgumentParser:
         "validate", help="check the asset graph before any run: cycles, inputs, contracts"
     )
 
+    breaker = commands.add_parser(
+        "breaker", help="automation's circuit breakers: which partitions are held back; reset"
+    )
+    breaker_commands = breaker.add_subparsers(dest="breaker_command", required=True)
+    status = breaker_commands.add_parser("status", help="open breakers, per asset and partition")
+    status.add_argument("asset", nargs="?", help="asset key, e.g. transformation/flight_features")
+    reset = breaker_commands.add_parser(
+        "reset", help="close an asset's breakers: automation may request its partitions again"
+    )
+    reset.add_argument("asset", help="asset key, e.g. transformation/flight_features")
+    reset.add_argument("--reason", required=True, help="why (kept with the reset)")
+    reset.add_argument("--by", default=None, help="who (default: the OS user)")
+
     demo = commands.add_parser(
         "demo", help="replay days and materialise every tier through Dagster"
     )
@@ -110,10 +123,52 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{result.written} files written, {result.unchanged} unchanged, in {landing}")
     elif args.command == "validate":
         return validate()
+    elif args.command == "breaker":
+        return breaker(args)
     elif args.command == "demo":
         from feature_assets.lib.demo import demo
 
         demo(args.start, args.days)
+    return 0
+
+
+def breaker(args: argparse.Namespace) -> int:
+    """``breaker status`` and ``breaker reset`` on the local instance (as ``dagster dev`` uses)."""
+    import getpass
+
+    from feature_assets.definitions import defs
+    from feature_assets.lib.automation import (
+        attempted_partitions,
+        open_partitions,
+        reset_breaker,
+    )
+    from feature_assets.lib.demo import local_instance
+
+    keys = [key for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition) for key in a.keys]
+    if args.asset:
+        wanted = dg.AssetKey.from_user_string(args.asset)
+        if wanted not in keys:
+            print(f"no asset {args.asset}; assets: {[k.to_user_string() for k in keys]}")
+            return 2
+        keys = [wanted]
+    with local_instance(lambda line: print(line, file=sys.stderr)) as instance:
+        if args.breaker_command == "reset":
+            (key,) = keys
+            who = args.by or getpass.getuser()
+            was_open = reset_breaker(instance, key, who=who, reason=args.reason)
+            closed = ", ".join(str(p.partition) for p in was_open) or "none were open"
+            print(f"{key.to_user_string()}: breaker reset by {who} ({args.reason}); {closed}")
+            return 0
+        found = 0
+        for key in keys:
+            for p in open_partitions(instance, key, attempted_partitions(instance, key)):
+                found += 1
+                print(
+                    f"{key.to_user_string()} {p.partition or '(unpartitioned)'}: open, "
+                    f"{p.failures} consecutive failures, last run {p.last_run_id}"
+                )
+        if not found:
+            print("no open breakers")
     return 0
 
 

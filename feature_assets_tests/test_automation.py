@@ -21,10 +21,11 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 from dagster._core.event_api import AssetRecordsFilter
 from dagster._core.instance.ref import InstanceRef
 
+from feature_assets import cli
 from feature_assets.definitions import defs
 from feature_assets.defs.automation import landing_zone
 from feature_assets.lib import settings
-from feature_assets.lib.automation import BREAKER_THRESHOLD, open_partitions, reset_breaker
+from feature_assets.lib.automation import BREAKER_THRESHOLD, open_partitions
 from feature_assets.lib.demo import range_tags
 from feature_assets.lib.landing import daily_file, snapshot_file
 from feature_assets.lib.resources import build_resources
@@ -187,6 +188,7 @@ def world(
     shutil.copytree(home, tmp_path / "home")
     shutil.copytree(dagster_home, tmp_path / "dagster")
     monkeypatch.setenv(settings.HOME_ENV_VAR, str(tmp_path / "home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))  # for the CLI
     ref = InstanceRef.from_dir(str(tmp_path / "dagster"))
     with dg.DagsterInstance.from_ref(ref) as instance:
         yield World(
@@ -374,7 +376,9 @@ def spoil_planes() -> bytes:
     return good
 
 
-def test_the_breaker_opens_after_three_failures_and_closes_on_reset(world: World) -> None:
+def test_the_breaker_opens_after_three_failures_and_closes_on_reset(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
     features = k("transformation/flight_features")
     day = "2013-01-02"
     spoil_planes()
@@ -391,7 +395,13 @@ def test_the_breaker_opens_after_three_failures_and_closes_on_reset(world: World
 
     # reset: automation tries again, and a partition that keeps failing is retried until the
     # breaker opens again after three consecutive failures
-    reset_breaker(world.instance, features, who="test", reason="let it try once more")
+    capsys.readouterr()
+    assert cli.main(["breaker", "status"]) == 0
+    status = capsys.readouterr().out
+    assert f"transformation/flight_features {day}: open, 3 consecutive failures" in status
+    reason = ["--reason", "let it try once more", "--by", "ml-oncall"]
+    assert cli.main(["breaker", "reset", "transformation/flight_features", *reason]) == 0
+    assert f"reset by ml-oncall (let it try once more); {day}" in capsys.readouterr().out
     assert open_partitions(world.instance, features, [day]) == []
     for _ in range(BREAKER_THRESHOLD):
         assert world.tick() == expect({"transformation/flight_features": {day}})

@@ -130,7 +130,7 @@ def reset_breaker(
     instance: dg.DagsterInstance, key: dg.AssetKey, who: str, reason: str
 ) -> list[OpenPartition]:
     """Close the breaker of every partition of ``key``; returns the partitions that were open."""
-    was_open = open_partitions(instance, key, _all_failed_partitions(instance, key))
+    was_open = open_partitions(instance, key, attempted_partitions(instance, key))
     instance.report_runless_asset_event(
         dg.AssetObservation(
             asset_key=key,
@@ -145,7 +145,8 @@ def reset_breaker(
     return was_open
 
 
-def _all_failed_partitions(instance: dg.DagsterInstance, key: dg.AssetKey) -> set[str | None]:
+def attempted_partitions(instance: dg.DagsterInstance, key: dg.AssetKey) -> set[str | None]:
+    """The partitions of ``key`` that recent runs planned to materialise."""
     return {p for _, _, planned in _attempts(instance, key) for p in planned}
 
 
