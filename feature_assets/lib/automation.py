@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster._core.asset_graph_view.entity_subset import EntitySubset
 from dagster._core.definitions.declarative_automation.automation_context import AutomationContext
+from dagster._core.event_api import EventRecordsFilter
+from dagster._core.events import DagsterEventType
 
 AC = dg.AutomationCondition
 
@@ -67,7 +69,10 @@ def _attempts(
     An attempt is Dagster's "materialisation planned" event, one per run (a range run plans its
     whole range at once).
     """
-    records = instance.fetch_planned_materializations(key, limit=limit).records
+    records = instance.event_log_storage.get_event_records(
+        EventRecordsFilter(DagsterEventType.ASSET_MATERIALIZATION_PLANNED, asset_key=key),
+        limit=limit,
+    )
     attempts = []
     for record in records:
         event = record.event_log_entry.dagster_event

@@ -25,6 +25,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from feature_assets.lib.partitions import window_dates
+from feature_assets.lib.schemas import CONTRACTS, table_schema
 
 PARTITION_EXPR = "partition_expr"
 
@@ -152,8 +153,13 @@ def null_counts(frame: pl.DataFrame) -> dict[str, int]:
     return {column: int(n) for column, n in counts.items() if n}
 
 
-def column_schema(frame: pl.DataFrame) -> dg.TableSchema:
-    """The frame's columns as Dagster's ``dagster/column_schema``."""
+def column_schema(frame: pl.DataFrame, key: dg.AssetKey | None = None) -> dg.TableSchema:
+    """Dagster's ``dagster/column_schema``: the contract's (which the rows passed), or the frame's.
+
+    The contract version carries each column's description and rules.
+    """
+    if key in CONTRACTS:
+        return table_schema(key)
     return dg.TableSchema(
         columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
     )
@@ -250,7 +256,10 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         with self._connection() as conn:
             replace_rows(conn, table, frame, partition_column, dates)
         context.add_output_metadata(
-            {"dagster/column_schema": column_schema(frame), "dagster/table_name": table}
+            {
+                "dagster/column_schema": column_schema(frame, context.asset_key),
+                "dagster/table_name": table,
+            }
         )
         if partition_column is None:
             context.add_output_metadata(row_metadata(frame))

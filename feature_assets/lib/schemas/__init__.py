@@ -1,7 +1,8 @@
 """The data contracts: one pandera (polars) model per table, by asset key.
 
 Each model is stated once here; the blocking ``contract`` check of its asset, the check's
-description in the UI and the cleansing bounds are built from it.
+description in the UI, the cleansing quarantine rules (``lib/rules.py``) and the column schema
+the UI shows (``table_schema``) are built from it.
 """
 
 import dagster as dg
@@ -32,3 +33,28 @@ CONTRACTS: dict[dg.AssetKey, Contract] = {
 def schema_of(contract: Contract) -> pa.DataFrameSchema:
     """The contract as a pandera schema object."""
     return contract.to_schema() if isinstance(contract, type) else contract
+
+
+def table_schema(key: dg.AssetKey) -> dg.TableSchema:
+    """The contract of ``key`` as ``dagster/column_schema``: types, descriptions, rules."""
+    schema = schema_of(CONTRACTS[key])
+    columns = [
+        dg.TableColumn(
+            name,
+            str(column.dtype),
+            description=column.description,
+            constraints=dg.TableColumnConstraints(
+                nullable=column.nullable,
+                unique=column.unique,
+                other=[str(check.error or check.name) for check in column.checks],
+            ),
+        )
+        for name, column in schema.columns.items()
+    ]
+    unique = list(schema.unique or [])
+    return dg.TableSchema(
+        columns=columns,
+        constraints=dg.TableConstraints(other=[f"unique together: {', '.join(unique)}"])
+        if unique
+        else None,
+    )
