@@ -4,6 +4,7 @@ import argparse
 import datetime as dt
 import os
 import sys
+from pathlib import Path
 
 import dagster as dg
 
@@ -68,6 +69,16 @@ def parser() -> argparse.ArgumentParser:
         "validate", help="check the asset graph before any run: cycles, inputs, contracts"
     )
 
+    training_set = commands.add_parser(
+        "training-set", help="a point-in-time training set of local days, as parquet"
+    )
+    training_set.add_argument("--start", type=_date, required=True)
+    training_set.add_argument("--end", type=_date, required=True)
+    training_set.add_argument("--out", required=True, help="the parquet file to write")
+    training_set.add_argument(
+        "--lead-hours", type=float, default=2.0, help="predict this long before departure"
+    )
+
     breaker = commands.add_parser(
         "breaker", help="automation's circuit breakers: which partitions are held back; reset"
     )
@@ -125,6 +136,19 @@ def main(argv: list[str] | None = None) -> int:
         return validate()
     elif args.command == "breaker":
         return breaker(args)
+    elif args.command == "training-set":
+        from feature_assets.lib import store
+
+        try:
+            rows = store.training_set(args.start, args.end, dt.timedelta(hours=args.lead_hours))
+        except store.LeakageError as e:
+            print(f"refused: {e}", file=sys.stderr)
+            return 1
+        out = Path(args.out)
+        tmp = out.with_name(f".{out.name}.tmp")
+        rows.write_parquet(tmp)
+        tmp.replace(out)
+        print(f"{rows.height:,} flights {args.start}..{args.end} -> {out}")
     elif args.command == "demo":
         from feature_assets.lib.demo import demo
 

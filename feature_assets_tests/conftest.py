@@ -24,6 +24,7 @@ PUBLIC_TABLES = {
         "route_delay_28d",
         "origin_weather_daily",
     },
+    "training": {"flight_delay_training_set"},
 }
 """The tables of each tier: the public interface users and ML code query."""
 SNAPSHOTS = {"airlines", "airports", "planes"}

@@ -20,13 +20,16 @@ def test_demo_runs_every_tier_and_reports(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    for tier in ("ingestion", "cleansing", "transformation", "aggregation"):
+    for tier in ("ingestion", "cleansing", "transformation", "aggregation", "training"):
         assert f"  {tier}" in out
     assert "transformation.flight_features" in out
     assert "http://127.0.0.1:3000" in out
     # The data and the run history land under ./data, where `dagster dev` will find them.
     with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as conn:
         (rows,) = conn.execute("select count(*) from transformation.flight_features").fetchall()[0]
-    assert rows == 842 + 943 + 914  # the real flights of 1..3 January 2013
+        (labels,) = conn.execute(
+            "select count(*) from training.flight_delay_training_set"
+        ).fetchall()[0]
+    assert rows == labels == 842 + 943 + 914  # the real flights of 1..3 January 2013
     assert f"{rows:,}" in out
     assert (tmp_path / "data" / "dagster" / "storage").is_dir()

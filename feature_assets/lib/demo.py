@@ -13,7 +13,7 @@ from dagster._core.instance.ref import InstanceRef
 
 from feature_assets.lib import replay, settings
 
-TIERS = ("ingestion", "cleansing", "transformation", "aggregation")
+TIERS = ("ingestion", "cleansing", "transformation", "aggregation", "training")
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 """Run config that keeps Dagster's per-event console log quiet (events are still stored)."""
 

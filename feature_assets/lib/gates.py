@@ -483,3 +483,57 @@ def weather_coverage(
             result(key, WEATHER_COVERAGE, key_text, not n_missing, metadata, description)
         )
     return results
+
+
+LEAKAGE = "no_leakage"
+
+
+def leakage_spec(key: dg.AssetKey) -> dg.AssetCheckSpec:
+    """The blocking leakage check of a training set."""
+    return daily_check(
+        LEAKAGE,
+        key,
+        "every feature of every row was known at the row's prediction time "
+        "(available_at <= prediction_time, within its time-to-live): blocking",
+        blocking=True,
+    )
+
+
+def leakage(
+    key: dg.AssetKey, found: pl.DataFrame, rows: pl.DataFrame, partition_keys: Sequence[str]
+) -> list[AssetCheckEvaluation]:
+    """One leakage result per partition; ``found`` holds the leaks of ``rows`` (see ``leaks``)."""
+    per_day = dict(rows.group_by(pl.col("flight_date").dt.to_string()).len().iter_rows())
+    results = []
+    for key_text in partition_keys:
+        day = found.filter(pl.col("flight_date") == dt.date.fromisoformat(key_text))
+        groups = dict(day.group_by("feature_group").len().iter_rows())
+        metadata: dict[str, Any] = {
+            "partition": key_text,
+            "rows": per_day.get(key_text, 0),
+            "leaking_rows": day.height,
+            **{f"leaks_{group}": n for group, n in sorted(groups.items())},
+        }
+        if day.height:
+            examples = (
+                day.head(5).with_columns(pl.col(pl.Date, pl.Datetime).cast(pl.String)).to_dicts()
+            )
+            metadata["examples"] = dg.MetadataValue.json(examples)
+        description = (
+            f"{key.to_user_string()} partition {key_text}: {day.height} features known after "
+            f"their prediction time ({', '.join(f'{g}: {n}' for g, n in sorted(groups.items()))})"
+            if day.height
+            else f"{key.to_user_string()} partition {key_text}: every feature known in time"
+        )
+        results.append(
+            result(
+                key,
+                LEAKAGE,
+                key_text,
+                day.height == 0,
+                metadata,
+                description,
+                dg.AssetCheckSeverity.ERROR,
+            )
+        )
+    return results

@@ -8,7 +8,13 @@ the UI shows (``table_schema``) are built from it.
 import dagster as dg
 import pandera.polars as pa
 
-from feature_assets.lib.schemas import aggregation, cleansing, ingestion, transformation
+from feature_assets.lib.schemas import (
+    aggregation,
+    cleansing,
+    ingestion,
+    training,
+    transformation,
+)
 
 Contract = type[pa.DataFrameModel] | pa.DataFrameSchema
 
@@ -27,6 +33,7 @@ CONTRACTS: dict[dg.AssetKey, Contract] = {
     dg.AssetKey(["aggregation", "carrier_delay_7d"]): aggregation.CarrierDelay7d,
     dg.AssetKey(["aggregation", "route_delay_28d"]): aggregation.RouteDelay28d,
     dg.AssetKey(["aggregation", "origin_weather_daily"]): aggregation.OriginWeatherDaily,
+    dg.AssetKey(["training", "flight_delay_training_set"]): training.FlightDelayTrainingSet,
 }
 
 

@@ -27,6 +27,12 @@ DELAY = {"min_value": MIN_DELAY_MINUTES, "max_value": MAX_DELAY_MINUTES}
 HHMM = "local time, HHMM"
 
 
+def weather_range(column: str) -> dict[str, float]:
+    """The plausible range of a weather column, as pandera's ``in_range`` arguments."""
+    low, high, _unit = WEATHER_RANGES[column]
+    return {"min_value": low, "max_value": high}
+
+
 def _weather(column: str) -> pa.Column:
     low, high, unit = WEATHER_RANGES[column]
     return pa.Column(

@@ -3,12 +3,7 @@
 import pandera.polars as pa
 import polars as pl
 
-from feature_assets.lib.schemas.cleansing import UTC, WEATHER_RANGES
-
-
-def _range(column: str) -> dict[str, float]:
-    low, high, _unit = WEATHER_RANGES[column]
-    return {"min_value": low, "max_value": high}
+from feature_assets.lib.schemas.cleansing import UTC, weather_range
 
 
 class FlightFeatures(pa.DataFrameModel):
@@ -24,10 +19,10 @@ class FlightFeatures(pa.DataFrameModel):
     dep_hour: pl.Int8 = pa.Field(in_range={"min_value": 0, "max_value": 23})
     day_of_week: pl.Int8 = pa.Field(in_range={"min_value": 1, "max_value": 7})
     plane_age_years: pl.Int32 = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 100})
-    temp: float = pa.Field(nullable=True, in_range=_range("temp"))
-    wind_speed: float = pa.Field(nullable=True, in_range=_range("wind_speed"))
-    precip: float = pa.Field(nullable=True, in_range=_range("precip"))
-    visib: float = pa.Field(nullable=True, in_range=_range("visib"))
+    temp: float = pa.Field(nullable=True, in_range=weather_range("temp"))
+    wind_speed: float = pa.Field(nullable=True, in_range=weather_range("wind_speed"))
+    precip: float = pa.Field(nullable=True, in_range=weather_range("precip"))
+    visib: float = pa.Field(nullable=True, in_range=weather_range("visib"))
     dep_delayed_15: bool = pa.Field(nullable=True)
 
     class Config(pa.DataFrameModel.Config):
