@@ -20,6 +20,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 from dagster._core.event_api import AssetRecordsFilter
+from dagster._core.events import DagsterEventType
 
 from feature_assets.lib.partitions import daily_partitions
 from feature_assets.lib.schemas import CONTRACTS, schema_of
@@ -236,21 +237,36 @@ def held_back_metadata(
 def _latest_materializations(
     context: dg.AssetExecutionContext, key: dg.AssetKey, partitions: Sequence[str | None]
 ) -> dict[str | None, AssetCheckEvaluationTargetMaterializationData]:
-    """The latest materialisation of each partition of ``key`` (one query per asset)."""
-    wanted = [p for p in partitions if p is not None]
-    records = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key, asset_partitions=wanted or None),
-        limit=max(len(wanted), 1) * 4,
-    ).records
-    latest: dict[str | None, AssetCheckEvaluationTargetMaterializationData] = {}
-    for record in records:  # newest first
-        latest.setdefault(
-            record.partition_key,
-            AssetCheckEvaluationTargetMaterializationData(
-                run_id=record.run_id, storage_id=record.storage_id, timestamp=record.timestamp
-            ),
+    """The latest materialisation of each partition of ``key``.
+
+    The event log's index gives each partition's latest storage id; the records are then fetched
+    by id, in batches under the event log's 10,000-record limit (a run over years of days).
+    """
+    instance = context.instance
+    if any(p is None for p in partitions):  # unpartitioned
+        records = instance.fetch_materializations(key, limit=1).records
+    else:
+        ids = instance.event_log_storage.get_latest_storage_id_by_partition(
+            key, DagsterEventType.ASSET_MATERIALIZATION, partitions={str(p) for p in partitions}
         )
-    return latest
+        by_id = sorted(ids.values())
+        records = [
+            record
+            for start in range(0, len(by_id), TARGET_BATCH)
+            for record in instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=key, storage_ids=by_id[start : start + TARGET_BATCH]),
+                limit=TARGET_BATCH,
+            ).records
+        ]
+    return {
+        record.partition_key: AssetCheckEvaluationTargetMaterializationData(
+            run_id=record.run_id, storage_id=record.storage_id, timestamp=record.timestamp
+        )
+        for record in records
+    }
+
+
+TARGET_BATCH = 5_000
 
 
 def _finished(
