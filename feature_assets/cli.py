@@ -1,10 +1,11 @@
-"""The ``feature-assets`` command: replay, synth and demo."""
+"""The ``feature-assets`` command: the demo, the landing zone, the feature store and its audit."""
 
 import argparse
 import datetime as dt
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -70,14 +71,50 @@ def parser() -> argparse.ArgumentParser:
     )
 
     training_set = commands.add_parser(
-        "training-set", help="a point-in-time training set of local days, as parquet"
+        "training-set",
+        help="a point-in-time training set as parquet with a signed manifest; verify; rebuild",
+        description="Build: --start --end --out FILE.parquet (writes FILE.manifest.json beside "
+        "it, signed with $FEATURE_ASSETS_SIGNING_KEY). `training-set verify MANIFEST` checks the "
+        "signature and the file; `training-set rebuild MANIFEST [--out FILE]` rebuilds it from "
+        "the recorded feature versions and compares the content hash.",
     )
-    training_set.add_argument("--start", type=_date, required=True)
-    training_set.add_argument("--end", type=_date, required=True)
-    training_set.add_argument("--out", required=True, help="the parquet file to write")
+    training_set.add_argument("action", nargs="?", choices=["verify", "rebuild"])
+    training_set.add_argument("manifest", nargs="?", type=Path, help="a manifest (verify, rebuild)")
+    training_set.add_argument("--start", type=_date)
+    training_set.add_argument("--end", type=_date)
+    training_set.add_argument("--out", type=Path, help="the parquet file to write")
     training_set.add_argument(
         "--lead-hours", type=float, default=2.0, help="predict this long before departure"
     )
+    training_set.add_argument("--reason", default="training set built", help="why (audited)")
+    training_set.add_argument("--by", default=None, help="who (default: the OS user)")
+
+    commands.add_parser("features", help="the feature catalog: features, owners, entities, ttl")
+
+    versions = commands.add_parser("versions", help="the recorded versions of an asset partition")
+    versions.add_argument("asset", help="asset key, e.g. aggregation/carrier_delay_7d")
+    versions.add_argument("--partition", default=None, help="a day, e.g. 2013-01-09")
+
+    rollback = commands.add_parser(
+        "rollback",
+        help="restore the last validated (or a named) version of a partition; audited",
+    )
+    rollback.add_argument("asset", help="asset key, e.g. cleansing/flights_clean")
+    rollback.add_argument("--partition", default=None, help="the day (partitioned assets)")
+    rollback.add_argument("--to", type=int, default=None, help="the version to restore")
+    rollback.add_argument("--reason", required=True, help="why (kept in the audit log)")
+    rollback.add_argument("--by", default=None, help="who (default: the OS user)")
+
+    audit_cmd = commands.add_parser("audit", help="the audit log: verify, show, sync")
+    audit_commands = audit_cmd.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser("verify", help="check the hash chain; name the first bad entry")
+    show = audit_commands.add_parser("show", help="the newest entries")
+    show.add_argument("--last", type=int, default=20)
+    sync = audit_commands.add_parser(
+        "sync", help="audit new and changed asset definitions now (the sensor does it too)"
+    )
+    sync.add_argument("--reason", default="seen by feature-assets audit sync")
+    sync.add_argument("--by", default=None, help="who (default: the OS user)")
 
     breaker = commands.add_parser(
         "breaker", help="automation's circuit breakers: which partitions are held back; reset"
@@ -137,18 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "breaker":
         return breaker(args)
     elif args.command == "training-set":
-        from feature_assets.lib import store
-
-        try:
-            rows = store.training_set(args.start, args.end, dt.timedelta(hours=args.lead_hours))
-        except store.LeakageError as e:
-            print(f"refused: {e}", file=sys.stderr)
-            return 1
-        out = Path(args.out)
-        tmp = out.with_name(f".{out.name}.tmp")
-        rows.write_parquet(tmp)
-        tmp.replace(out)
-        print(f"{rows.height:,} flights {args.start}..{args.end} -> {out}")
+        return training_set(args)
+    elif args.command == "features":
+        return features()
+    elif args.command == "versions":
+        return versions(args)
+    elif args.command == "rollback":
+        return rollback(args)
+    elif args.command == "audit":
+        return audit(args)
     elif args.command == "demo":
         from feature_assets.lib.demo import demo
 
@@ -181,6 +215,16 @@ def breaker(args: argparse.Namespace) -> int:
             who = args.by or getpass.getuser()
             was_open = reset_breaker(instance, key, who=who, reason=args.reason)
             closed = ", ".join(str(p.partition) for p in was_open) or "none were open"
+            from feature_assets.lib import audit
+
+            audit.append(
+                settings.audit_log_path(),
+                "breaker.reset",
+                key.to_user_string(),
+                args.reason,
+                {"partitions_closed": [p.partition for p in was_open]},
+                by=who,
+            )
             print(f"{key.to_user_string()}: breaker reset by {who} ({args.reason}); {closed}")
             return 0
         found = 0
@@ -193,6 +237,187 @@ def breaker(args: argparse.Namespace) -> int:
                 )
         if not found:
             print("no open breakers")
+    return 0
+
+
+def _show(frame: Any) -> None:
+    """Print a polars frame whole."""
+    import polars as pl
+
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
+        print(frame)
+
+
+def training_set(args: argparse.Namespace) -> int:
+    """Build a training set with its manifest, or verify or rebuild one."""
+    from feature_assets.lib import manifest, store
+
+    try:
+        if args.action == "verify":
+            if not args.manifest:
+                raise manifest.ManifestError("give the manifest to verify")
+            found = store.verify(args.manifest)
+            for problem in found:
+                print(problem, file=sys.stderr)
+            if found:
+                return 1
+            print(f"ok: {args.manifest} is signed and its file matches it")
+            return 0
+        if args.action == "rebuild":
+            if not args.manifest:
+                raise manifest.ManifestError("give the manifest to rebuild")
+            recorded = manifest.read(args.manifest)
+            rows, same = store.rebuild(args.manifest)
+            out = args.out or args.manifest.with_name(
+                f"{Path(recorded['file']).stem}.rebuilt.parquet"
+            )
+            rows.write_parquet(out)
+            hashed = recorded["content_hash"][:12]
+            if not same:
+                print(
+                    f"rebuilt {rows.height:,} rows into {out}: content hash DIFFERS from the "
+                    f"manifest's {hashed}",
+                    file=sys.stderr,
+                )
+                return 1
+            print(f"rebuilt {rows.height:,} rows into {out}: same content hash {hashed}")
+            return 0
+        if not (args.start and args.end and args.out):
+            raise manifest.ManifestError("give --start, --end and --out (or verify / rebuild)")
+        signed = store.write_training_set(
+            args.start,
+            args.end,
+            args.out,
+            dt.timedelta(hours=args.lead_hours),
+            by=args.by,
+            reason=args.reason,
+        )
+    except store.LeakageError as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return 1
+    except (manifest.ManifestError, store.RegistryError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"{signed['rows']:,} flights {args.start}..{args.end} -> {args.out} "
+        f"(content hash {signed['content_hash'][:12]}, {len(signed['features'])} feature "
+        f"versions) and {store.manifest_path(args.out)}"
+    )
+    return 0
+
+
+def features() -> int:
+    """Print the feature catalog."""
+    from feature_assets.lib import store
+
+    catalog = store.features()
+    if catalog.is_empty():
+        print("no features published yet: run `feature-assets demo`", file=sys.stderr)
+        return 1
+    _show(catalog.select("asset", "name", "role", "dtype", "entity", "ttl_seconds", "owners"))
+    return 0
+
+
+def versions(args: argparse.Namespace) -> int:
+    """Print the versions of an asset (partition)."""
+    from feature_assets.lib import store
+
+    found = store.versions(args.asset, args.partition)
+    if found.is_empty():
+        print(f"no versions of {args.asset} {args.partition or ''}".strip(), file=sys.stderr)
+        return 1
+    _show(
+        found.select(
+            "partition",
+            "version",
+            found["data_version"].str.slice(0, 12).alias("data_version"),
+            "row_count",
+            "checks_passed",
+            "action",
+            "restored_from",
+            "recorded_at",
+            "run_id",
+        )
+    )
+    return 0
+
+
+def _asset(name: str) -> tuple[dg.AssetsDefinition, dg.AssetKey]:
+    from feature_assets.definitions import defs
+
+    key = dg.AssetKey.from_user_string(name)
+    for assets_def in defs.assets or []:
+        if isinstance(assets_def, dg.AssetsDefinition) and key in assets_def.keys:
+            return assets_def, key
+    raise KeyError(f"no asset {name}")
+
+
+def rollback(args: argparse.Namespace) -> int:
+    """Run the ``rollback`` job on the local instance: restore, audit, tell automation."""
+    from feature_assets.lib.audit import who
+    from feature_assets.lib.demo import QUIET, local_instance
+    from feature_assets.lib.resources import build_resources
+    from feature_assets.lib.rollback import rollback_job
+
+    config = {
+        "asset": args.asset,
+        "partition": args.partition or "",
+        "to_version": args.to,
+        "reason": args.reason,
+        "by": who(args.by),
+    }
+    with local_instance(lambda line: print(line, file=sys.stderr)) as instance:
+        result = rollback_job.execute_in_process(
+            run_config={**QUIET, "ops": {"restore": {"config": config}}},
+            instance=instance,
+            resources=build_resources(settings.data_home()),
+            raise_on_error=False,
+        )
+    if not result.success:
+        failures = [e.step_failure_data.error for e in result.all_events if e.is_step_failure]
+        for error in failures:
+            print(
+                f"error: {error.message.strip() if error else 'the rollback failed'}",
+                file=sys.stderr,
+            )
+        return 2
+    done = result.output_for_node("vouch")
+    print(
+        f"{done['asset']} {done['partition'] or '(unpartitioned)'}: version {done['replaced']} "
+        f"replaced by the rows of version {done['restored']} (now version {done['version']}, "
+        f"data version {done['data_version'][:12]}); audit entry {done['audit_entry']}; run "
+        f"{result.run_id}. Automation recomputes the partitions downstream."
+    )
+    return 0
+
+
+def audit(args: argparse.Namespace) -> int:
+    """Verify, show or sync the audit log."""
+    from feature_assets.lib import audit as log
+
+    path = settings.audit_log_path()
+    if args.audit_command == "verify":
+        count, broken = log.verify(path)
+        if broken:
+            print(f"{path}: BROKEN at {broken}", file=sys.stderr)
+            return 1
+        print(f"ok: {path}: {count} entries, the chain holds")
+        return 0
+    if args.audit_command == "show":
+        for entry in log.entries(path)[-args.last :]:
+            print(
+                f"{entry.get('seq')}  {entry.get('at')}  {entry.get('who')}  "
+                f"{entry.get('action')}  {entry.get('subject')}  ({entry.get('reason')})"
+            )
+        return 0
+    from feature_assets.definitions import defs
+
+    appended = log.sync_definitions(
+        path, log.definition_fingerprints(defs.assets or []), args.reason, by=args.by
+    )
+    for entry in appended:
+        print(f"{entry['seq']}  {entry['action']}  {entry['subject']}")
+    print(f"{len(appended)} definition changes audited")
     return 0
 
 

@@ -8,8 +8,9 @@ published rows as they were, fails the step, and Dagster skips the downstream st
 """
 
 import datetime as dt
+import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -22,7 +23,9 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 from dagster._core.event_api import AssetRecordsFilter
 from dagster._core.events import DagsterEventType
 
+from feature_assets.lib import registry
 from feature_assets.lib.partitions import daily_partitions
+from feature_assets.lib.registry import UNPARTITIONED, Published
 from feature_assets.lib.schemas import CONTRACTS, schema_of
 from feature_assets.lib.warehouse import PARTITION_EXPR
 
@@ -302,28 +305,124 @@ def _finished(
         )
 
 
+def _results(
+    evaluations: Sequence[AssetCheckEvaluation], key: dg.AssetKey
+) -> dict[str, dict[str, str]]:
+    """Each partition's check results for the registry: ``passed`` or ``failed (SEVERITY)``."""
+    results: dict[str, dict[str, str]] = {}
+    for e in evaluations:
+        if e.asset_key == key:
+            outcome = "passed" if e.passed else f"failed ({e.severity.value})"
+            results.setdefault(e.partition or UNPARTITIONED, {})[e.check_name] = outcome
+    return results
+
+
+def dagster_data_version(hashes: dict[str, str]) -> dg.DataVersion:
+    """The data version Dagster records: the partition's content hash.
+
+    A run over a range records one data version for all its partitions; it then names the range
+    and a digest of the partitions' hashes (each partition's own is its ``data_version``
+    metadata and its registry row).
+    """
+    if len(hashes) == 1:
+        return dg.DataVersion(next(iter(hashes.values())))
+    keys = sorted(hashes)
+    digest = hashlib.sha256("".join(f"{k}={hashes[k]}\n" for k in keys).encode()).hexdigest()
+    return dg.DataVersion(f"{len(keys)} partitions {keys[0]}..{keys[-1]}: {digest[:16]}")
+
+
+def audit_failure(
+    context: dg.AssetExecutionContext,
+    key: dg.AssetKey,
+    partitions: Sequence[str | None],
+    reason: str,
+    details: Mapping[str, Any],
+) -> None:
+    """A ``gate.failed`` entry in the audit log: ``partitions`` of ``key`` were held back."""
+    io_manager = getattr(context.resources, "io_manager", None)
+    if not hasattr(io_manager, "audit"):
+        return  # another IO manager: no audit log to write to
+    days = [p for p in partitions if p]
+    subject = f"{key.to_user_string()} {_spans(days)}" if days else key.to_user_string()
+    io_manager.audit(  # pyright: ignore[reportOptionalMemberAccess]
+        "gate.failed", subject, reason, {"run_id": context.run.run_id, **details}
+    )
+
+
+def _audit_blocked(
+    context: dg.AssetExecutionContext,
+    evaluations: Sequence[AssetCheckEvaluation],
+    hashes: dict[dg.AssetKey, dict[str, str]],
+) -> None:
+    """One audit entry per asset whose partitions a blocking gate held back."""
+    by_key: dict[dg.AssetKey, list[AssetCheckEvaluation]] = {}
+    for e in evaluations:
+        if blocks(e):
+            by_key.setdefault(e.asset_key, []).append(e)
+    for key, failed in by_key.items():
+        audit_failure(
+            context,
+            key,
+            sorted({e.partition or UNPARTITIONED for e in failed}),
+            failed[0].description or f"blocking check {failed[0].check_name} failed",
+            {
+                "failed": [
+                    {
+                        "partition": e.partition,
+                        "check": e.check_name,
+                        "description": e.description,
+                        "rejected_data_version": hashes.get(key, {}).get(
+                            e.partition or UNPARTITIONED
+                        ),
+                    }
+                    for e in failed[:AUDITED_FAILURES]
+                ],
+                "failures": len(failed),
+            },
+        )
+
+
+AUDITED_FAILURES = 50
+"""At most this many failed partitions are itemised in one audit entry (all are counted)."""
+
+
 def publish(
     context: dg.AssetExecutionContext,
     frames: dict[dg.AssetKey, pl.DataFrame],
     gates: Sequence[AssetCheckEvaluation] = (),
+    sources: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
 ) -> Iterator[dg.Output | AssetCheckEvaluation]:
     """Gate new rows on their contracts and on ``gates``; hand them on only if nothing blocks.
 
-    ``gates`` are further check results the asset has already evaluated (e.g. volume).
+    ``gates`` are further check results the asset has already evaluated (e.g. volume);
+    ``sources`` the landing files each partition was read from (for the registry). The rows go
+    to the IO manager as ``Published``, with each partition's content hash (its data version)
+    and check results; a blocked partition is written to the audit log instead.
     """
     assets_def = context.assets_def
     check_outputs = {spec.key: name for name, spec in assets_def.check_specs_by_output_name.items()}
     partition_keys = context.partition_keys if assets_def.partitions_def else []
     evaluations = list(gates)
+    hashes: dict[dg.AssetKey, dict[str, str]] = {}
     for key, frame in frames.items():
         spec = assets_def.specs_by_key[key]
         partition_column = spec.metadata.get(PARTITION_EXPR) if assets_def.partitions_def else None
         evaluations += gate(key, frame, partition_column, partition_keys)
+        hashes[key] = registry.partition_hashes(
+            frame, partition_column, partition_keys or [UNPARTITIONED]
+        )
     if not any(blocks(evaluation) for evaluation in evaluations):
         # published first, so that the results below are about this materialisation: Dagster
         # (and automation's check_passed) judges the latest materialisation by them
+        config = context.op_execution_context.op_config or {}
         for key, frame in frames.items():
-            yield dg.Output(frame, output_name=assets_def.get_output_name_for_asset_key(key))
+            yield dg.Output(
+                Published(frame, hashes[key], _results(evaluations, key), config, sources or {}),
+                output_name=assets_def.get_output_name_for_asset_key(key),
+                data_version=dagster_data_version(hashes[key]),
+            )
+    else:
+        _audit_blocked(context, evaluations, hashes)
     yield from _finished(context, evaluations)
     for check_key in {evaluation.asset_check_key for evaluation in evaluations}:
         yield dg.Output(None, output_name=check_outputs[check_key])

@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 from dagster._core.instance.ref import InstanceRef
 
-from feature_assets.lib import replay, settings
+from feature_assets.lib import audit, replay, settings
 
 TIERS = ("ingestion", "cleansing", "transformation", "aggregation", "training")
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -96,6 +96,13 @@ def demo(start: dt.date, days: int, log: Callable[[str], None] = print) -> None:
         f"  replayed       {delivered.written} files written, {delivered.unchanged} unchanged: "
         + ", ".join(f"{k} {v:,}" for k, v in (delivered.rows or {}).items())
     )
+    audited = audit.sync_definitions(
+        settings.audit_log_path(home),
+        audit.definition_fingerprints(defs.assets or []),
+        reason="seen by feature-assets demo",
+    )
+    if audited:
+        log(f"  audit log      {len(audited)} asset definitions new or changed")
     with local_instance(log) as instance:
         run_tiers(defs, instance, first, last, log)
     log("\nrows per table:")
@@ -103,3 +110,4 @@ def demo(start: dt.date, days: int, log: Callable[[str], None] = print) -> None:
         log(f"  {table:<40} {rows:>10,}")
     log(f"\ndone in {time.perf_counter() - began:.1f}s.")
     log("open the UI:  .venv/bin/dagster dev   then http://127.0.0.1:3000 (Assets, Runs)")
+    log("the store:    .venv/bin/feature-assets features | versions ASSET | training-set ...")

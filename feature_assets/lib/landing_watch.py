@@ -29,7 +29,8 @@ class Delivery:
     sha256: str
 
 
-def _hash(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -67,7 +68,7 @@ def scan(landing: Path, seen: Mapping[str, list]) -> tuple[list[Delivery], Seen]
         if before and before[0] == stat.st_size and before[1] == stat.st_mtime_ns:
             cursor[name] = list(before)
             continue
-        sha = _hash(path)
+        sha = file_sha256(path)
         cursor[name] = [stat.st_size, stat.st_mtime_ns, sha]
         if not before or before[2] != sha:
             deliveries.append(Delivery(source, day, sha))

@@ -1,8 +1,9 @@
 """The warehouse: one DuckDB file, one schema per tier, polars frames in and out.
 
-``WarehouseIOManager`` stores each asset as the table ``<tier>.<name>`` (its asset key) through
-dagster-duckdb's ``DuckDBResource``. It exists because dagster-duckdb-polars 0.29 cannot read with
-duckdb 2 and its partition write is not atomic (delete, then an autocommit insert by position):
+The functions here read and write the tables; ``lib/io_manager.py`` stores each asset as the table
+``<tier>.<name>`` (its asset key) through dagster-duckdb's ``DuckDBResource`` with them. It exists
+because dagster-duckdb-polars 0.29 cannot read with duckdb 2 and its partition write is not
+atomic (delete, then an autocommit insert by position):
 
 - a partition write is one transaction: delete the window's rows, insert the new rows by column
   name; a failure or a crash mid-write leaves the previous rows, and a rewrite is idempotent;
@@ -22,9 +23,9 @@ from typing import Any
 import dagster as dg
 import duckdb
 import polars as pl
+from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBResource
 
-from feature_assets.lib.partitions import window_dates
 from feature_assets.lib.schemas import CONTRACTS, table_schema
 
 PARTITION_EXPR = "partition_expr"
@@ -47,7 +48,7 @@ def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(found)
 
 
-def _normalise(frame: pl.DataFrame) -> pl.DataFrame:
+def normalise(frame: pl.DataFrame) -> pl.DataFrame:
     """DuckDB hands TIMESTAMPTZ back as ``Etc/UTC``; the code speaks ``UTC``."""
     utc = [
         name
@@ -57,15 +58,16 @@ def _normalise(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(utc).dt.convert_time_zone("UTC")) if utc else frame
 
 
-def _add_missing_columns(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+def add_missing_columns(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     """Schema evolution for a new nullable column; a changed type is an error to resolve."""
     existing = {
         row[0]: row[1]
         for row in conn.execute(f"describe {table}").fetchall()  # noqa: S608
     }
-    conn.register("_incoming_types", frame.head(0))
-    incoming = {row[0]: row[1] for row in conn.execute("describe _incoming_types").fetchall()}
-    conn.unregister("_incoming_types")
+    _incoming_types = frame.head(0)  # noqa: F841 (read by name by DuckDB's replacement scan)
+    incoming = {
+        row[0]: row[1] for row in conn.execute("describe select * from _incoming_types").fetchall()
+    }
     for column, sql_type in incoming.items():
         if column not in existing:
             conn.execute(f'alter table {table} add column "{column}" {sql_type}')
@@ -76,6 +78,38 @@ def _add_missing_columns(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.
             )
 
 
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One DuckDB transaction: committed when the block ends, rolled back when it raises."""
+    conn.execute("begin transaction")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    conn.execute("commit")
+
+
+def write_rows(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    partition_column: str | None = None,
+    dates: tuple[dt.date, dt.date] | None = None,
+) -> None:
+    """Replace a table, or its rows of ``dates`` [first, last], inside the caller's transaction."""
+    schema = table.split(".")[0]
+    conn.execute(f"create schema if not exists {schema}")
+    _incoming = frame  # noqa: F841 (read by name by DuckDB's replacement scan)
+    if partition_column is None or not table_exists(conn, table):
+        conn.execute(f"create or replace table {table} as select * from _incoming")
+    else:
+        assert dates is not None
+        add_missing_columns(conn, table, frame)
+        conn.execute(f'delete from {table} where "{partition_column}" between ? and ?', list(dates))
+        conn.execute(f"insert into {table} by name select * from _incoming")
+
+
 def replace_rows(
     conn: duckdb.DuckDBPyConnection,
     table: str,
@@ -84,26 +118,8 @@ def replace_rows(
     dates: tuple[dt.date, dt.date] | None = None,
 ) -> None:
     """Atomically replace a table, or its rows of ``dates`` [first, last]."""
-    schema = table.split(".")[0]
-    conn.execute(f"create schema if not exists {schema}")
-    conn.register("_incoming", frame)
-    try:
-        conn.execute("begin transaction")
-        if partition_column is None or not table_exists(conn, table):
-            conn.execute(f"create or replace table {table} as select * from _incoming")
-        else:
-            assert dates is not None
-            _add_missing_columns(conn, table, frame)
-            conn.execute(
-                f'delete from {table} where "{partition_column}" between ? and ?', list(dates)
-            )
-            conn.execute(f"insert into {table} by name select * from _incoming")
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
-    finally:
-        conn.unregister("_incoming")
+    with transaction(conn):
+        write_rows(conn, table, frame, partition_column, dates)
 
 
 def read_rows(
@@ -131,7 +147,7 @@ def read_rows(
     if partition_column and dates:
         query += f' where "{partition_column}" between ? and ?'
         params = list(dates)
-    return _normalise(conn.sql(query, params=params).pl())
+    return normalise(conn.sql(query, params=params).pl())
 
 
 def daily_counts(
@@ -197,7 +213,7 @@ def metadata_by_partition(
 
 
 class WarehouseDatabase(DuckDBResource):
-    """dagster-duckdb's ``DuckDBResource``, opened by one process at a time.
+    """dagster-duckdb's ``DuckDBResource``, opened by one process at a time, always closed.
 
     DuckDB admits one writer process and refuses a second (``Could not set lock on file``);
     dagster-duckdb retries that for about 100 s, then fails. The ``duckdb`` pool queues steps,
@@ -205,6 +221,9 @@ class WarehouseDatabase(DuckDBResource):
     row lock for Dagster's slot claim). So every connection also holds an exclusive lock on
     ``<database>.lock`` while open: another process waits for it, however long the first takes.
     Connections are not nested within a process (a nested one would wait for itself).
+
+    dagster-duckdb's own ``get_connection`` leaves the connection open when the block raises (a
+    failed write), and an open connection keeps DuckDB's lock on the file: this one closes it.
     """
 
     @contextmanager
@@ -214,78 +233,22 @@ class WarehouseDatabase(DuckDBResource):
         with open(f"{self.database}.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                with super().get_connection() as conn:
+                conn = backoff(
+                    fn=duckdb.connect,
+                    retry_on=(RuntimeError, duckdb.IOException),
+                    kwargs={
+                        "database": self.database,
+                        "read_only": False,
+                        "config": {"custom_user_agent": "dagster", **self.connection_config},
+                    },
+                    max_retries=10,
+                )
+                try:
                     yield conn
+                finally:
+                    conn.close()
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-class WarehouseIOManager(dg.ConfigurableIOManager):
-    """Stores polars frames as DuckDB tables ``<tier>.<name>``, one atomic write per run."""
-
-    database: dg.ResourceDependency[WarehouseDatabase]
-
-    @contextmanager
-    def _connection(self):
-        with self.database.get_connection() as conn:
-            yield conn
-
-    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None):
-        """Write the asset's rows; a partitioned asset replaces exactly its run's partitions."""
-        if obj is None:
-            return
-        frame = obj.collect() if isinstance(obj, pl.LazyFrame) else obj
-        table = table_name(context.asset_key)
-        partition_column = None
-        dates = None
-        if context.has_asset_partitions:
-            partition_column = context.definition_metadata.get(PARTITION_EXPR)
-            if not partition_column:
-                raise dg.DagsterInvariantViolationError(
-                    f"{table} is partitioned: set metadata {{'{PARTITION_EXPR}': <DATE column>}}"
-                )
-            dates = window_dates(context.asset_partitions_time_window)
-            outside = frame.filter(~pl.col(partition_column).is_between(*dates))
-            if outside.height:
-                raise dg.Failure(
-                    f"{table}: {outside.height} rows have {partition_column} outside the run's "
-                    f"partitions {dates[0]}..{dates[1]}, e.g. "
-                    f"{outside.get_column(partition_column).head(3).to_list()}",
-                    allow_retries=False,
-                )
-        with self._connection() as conn:
-            replace_rows(conn, table, frame, partition_column, dates)
-        context.add_output_metadata(
-            {
-                "dagster/column_schema": column_schema(frame, context.asset_key),
-                "dagster/table_name": table,
-            }
-        )
-        if partition_column is None:
-            context.add_output_metadata(row_metadata(frame))
-            return
-        # A run over a range materialises each day: each gets its own rows' numbers.
-        keys = context.asset_partition_keys
-        for key, metadata in metadata_by_partition(frame, partition_column, keys).items():
-            context.step_context.add_asset_metadata(
-                metadata, asset_key=context.asset_key, partition_key=key
-            )
-
-    def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
-        """Read the upstream table for the partitions the input's mapping asks for."""
-        upstream = context.upstream_output
-        assert upstream is not None
-        table = table_name(context.asset_key)
-        columns = (context.definition_metadata or {}).get("columns")
-        partition_column = None
-        dates = None
-        if context.has_asset_partitions:
-            partition_column = (upstream.definition_metadata or {}).get(PARTITION_EXPR)
-            dates = window_dates(context.asset_partitions_time_window)
-        with self._connection() as conn:
-            frame = read_rows(conn, table, columns, partition_column, dates)
-        wants_lazy = context.dagster_type.typing_type is pl.LazyFrame
-        return frame.lazy() if wants_lazy else frame
 
 
 DUCKDB_POOL = "duckdb"

@@ -2,12 +2,13 @@
 
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from feature_assets.lib.assets import DAILY, LANDING_RETRY, partitioned_by
-from feature_assets.lib.checks import contract_spec, held_back_metadata, publish
+from feature_assets.lib.checks import audit_failure, contract_spec, held_back_metadata, publish
 from feature_assets.lib.gates import (
     FreshnessRule,
     NullRateRule,
@@ -19,7 +20,8 @@ from feature_assets.lib.gates import (
     volume,
     volume_spec,
 )
-from feature_assets.lib.landing import LandingFileError, LandingZone, daily_file
+from feature_assets.lib.landing import LandingFileError, LandingZone, daily_file, snapshot_file
+from feature_assets.lib.landing_watch import file_sha256
 from feature_assets.lib.partitions import days_in
 from feature_assets.lib.warehouse import DUCKDB_POOL, daily_counts, table_name
 
@@ -30,11 +32,21 @@ def _bad_file(
     """A file-level failure: no rows are published; says what it holds back downstream."""
     named = f"{partitions[0]}..{partitions[-1]}" if partitions[0] else "(unpartitioned)"
     held = held_back_metadata(context, context.asset_key, partitions)
+    audit_failure(context, context.asset_key, partitions, str(error), {"error": "file refused"})
     return dg.Failure(
         description=f"partition {named}: {error} {held['held_back_summary']}",
         metadata={"partitions": named, "error": str(error), **held},
         allow_retries=False,
     )
+
+
+def delivered(files: dict[str, str]) -> dict[str, list[dict[str, str]]]:
+    """The landing file each partition was read from, with the SHA-256 of its bytes."""
+    return {
+        partition: [{"file": path, "sha256": file_sha256(Path(path))}]
+        for partition, path in files.items()
+        if Path(path).exists()
+    }
 
 
 def raw_daily_asset(
@@ -84,7 +96,7 @@ def raw_daily_asset(
             + null_rates(key, nulls, rows, "landing_date", keys, files)
             + freshness(key, arrival, landing.arrivals(source, days), keys, files)
         )
-        yield from publish(context, {key: rows}, gates=gates)
+        yield from publish(context, {key: rows}, gates=gates, sources=delivered(files))
 
     return _raw  # pyright: ignore[reportReturnType] (the ** of DAILY hides the overload)
 
@@ -107,7 +119,9 @@ def snapshot_asset(source: str, description: str) -> dg.AssetsDefinition:
             rows = landing.read_snapshot(source)
         except LandingFileError as e:
             raise _bad_file(context, e, [None]) from e
-        yield from publish(context, {key: rows})
+        yield from publish(
+            context, {key: rows}, sources=delivered({"": str(snapshot_file(landing.path, source))})
+        )
 
     return _snapshot
 

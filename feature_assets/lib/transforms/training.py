@@ -1,7 +1,7 @@
 """Point-in-time training sets: each flight with the features known when it is predicted.
 
 A flight is predicted at ``prediction_time`` = its scheduled departure (UTC) minus a lead time
-(default 2 h). A feature row is usable from its ``available_at``:
+(default 2 h). A feature row is usable from its ``available_at`` (``lib/features.py``):
 
 - a weather hour (``weather_clean``, keyed by its UTC ``time_hour``) from the end of that hour;
 - a daily aggregate of local day D (``carrier_delay_7d``, ``route_delay_28d``) from the end of D
@@ -18,10 +18,21 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from feature_assets.lib.features import (
+    CARRIER_DELAY_7D,
+    HOURLY_WEATHER,
+    ROUTE_DELAY_28D,
+    FeatureTable,
+)
 from feature_assets.lib.partitions import TIMEZONE
 
 UTC = pl.Datetime("us", "UTC")
 LEAD = dt.timedelta(hours=2)
+
+
+def _ttl(table: FeatureTable) -> dt.timedelta:
+    assert table.ttl is not None, f"{table.key.to_user_string()} has no time-to-live"
+    return table.ttl
 
 
 @dataclass(frozen=True)
@@ -40,16 +51,16 @@ class FeatureGroup:
 
 
 WEATHER = FeatureGroup(
-    "weather", ("origin",), ("temp", "wind_speed", "precip", "visib"), dt.timedelta(hours=3)
+    "weather", ("origin",), ("temp", "wind_speed", "precip", "visib"), _ttl(HOURLY_WEATHER)
 )
 CARRIER_7D = FeatureGroup(
-    "carrier_7d", ("carrier",), ("mean_dep_delay_7d", "n_flights_7d"), dt.timedelta(days=3)
+    "carrier_7d", ("carrier",), ("mean_dep_delay_7d", "n_flights_7d"), _ttl(CARRIER_DELAY_7D)
 )
 ROUTE_28D = FeatureGroup(
     "route_28d",
     ("origin", "dest"),
     ("mean_arr_delay_28d", "n_flights_28d"),
-    dt.timedelta(days=3),
+    _ttl(ROUTE_DELAY_28D),
 )
 GROUPS = (WEATHER, CARRIER_7D, ROUTE_28D)
 SCHEDULE = ["carrier", "origin", "dest", "distance", "dep_hour", "day_of_week", "plane_age_years"]
