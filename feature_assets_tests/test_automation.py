@@ -29,7 +29,7 @@ from feature_assets.lib.automation import BREAKER_THRESHOLD, open_partitions
 from feature_assets.lib.demo import range_tags
 from feature_assets.lib.landing import daily_file, snapshot_file
 from feature_assets.lib.resources import build_resources
-from feature_assets_tests.conftest import ALL_ASSETS, deliver
+from feature_assets_tests.conftest import ALL_ASSETS, deliver, read_table
 
 FIRST, LAST = dt.date(2013, 1, 1), dt.date(2013, 1, 31)
 D = dt.date
@@ -419,3 +419,34 @@ def test_a_successful_manual_run_closes_the_breaker(world: World) -> None:
     snapshot_file(settings.landing_dir(), "planes").write_bytes(good)
     assert world.run({k("ingestion/planes"), features}, {day}).success
     assert open_partitions(world.instance, features, [day]) == []
+
+
+def test_a_rollback_recomputes_what_reads_the_restored_partition(world: World) -> None:
+    day = D(2013, 1, 3)
+    window = days(day, day + dt.timedelta(days=6))
+
+    def carrier_7d() -> dict[tuple[str, str], float]:
+        rows = read_table(world.home, "aggregation.carrier_delay_7d", "flight_date, carrier")
+        return {
+            (str(d), c): m
+            for d, c, m in rows.select("flight_date", "carrier", "mean_dep_delay_7d").iter_rows()
+            if str(d) in window
+        }
+
+    good = carrier_7d()
+    line = first_flight(day)
+    redeliver(world, "flights", day, (line, delayed(line, 900)))  # a bad delay slips through
+    world.sense()
+    assert world.settle() == redelivery_of_flights("2013-01-03")
+    assert carrier_7d() != good
+
+    reason = ["--reason", "900 minutes was a typo", "--by", "ml-oncall"]
+    assert cli.main(["rollback", "cleansing/flights_clean", "--partition", str(day), *reason]) == 0
+    # what reads flights_clean of that day, and nothing else: not flights_clean, not raw_flights
+    assert world.settle() == redelivery_of_flights("2013-01-03") - expect(
+        {"cleansing/flights_clean": {"2013-01-03"}, "cleansing/flights_quarantine": {"2013-01-03"}}
+    )
+    assert world.tick() == set()
+    restored = carrier_7d()
+    assert restored.keys() == good.keys()
+    assert all(restored[k] == pytest.approx(good[k]) for k in good)

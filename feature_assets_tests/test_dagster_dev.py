@@ -433,6 +433,7 @@ def test_sensors_and_daemon_publish_delivered_days_without_anyone_clicking(
     assert {name: state["status"] for name, state in states.items()} == {
         "landing_zone": "RUNNING",
         "feature_automation": "RUNNING",
+        "feature_definitions": "RUNNING",
     }, states
 
     deliver(dagster_dev.home, FIRST_DAY, DAYS)

@@ -73,14 +73,14 @@ def test_every_step_is_in_the_duckdb_pool_and_backfills_run_as_one_run() -> None
             assert asset.backfill_policy == dg.BackfillPolicy.single_run(), asset.keys
 
 
-def test_features_are_automated_ingestion_is_sensed_and_both_sensors_run_by_default() -> None:
+def test_features_are_automated_ingestion_is_sensed_and_every_sensor_runs_by_default() -> None:
     for spec in specs():
         if spec.key.path[0] in ("ingestion", "training"):  # sensed; built on request
             assert spec.automation_condition is None, spec.key
         else:
             assert spec.automation_condition == FEATURE_CONDITION, spec.key
     sensors = {sensor.name: sensor for sensor in defs.sensors or []}
-    assert set(sensors) == {"landing_zone", "feature_automation"}
+    assert set(sensors) == {"landing_zone", "feature_automation", "feature_definitions"}
     for sensor in sensors.values():
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, sensor.name
     assert isinstance(sensors["feature_automation"], dg.AutomationConditionSensorDefinition)

@@ -220,6 +220,7 @@ def test_the_cli_writes_the_same_training_set_as_the_asset(
     january: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(settings.HOME_ENV_VAR, str(january))
+    monkeypatch.setenv(settings.SIGNING_KEY_ENV_VAR, "a test key, not a secret")
     out = tmp_path / "train.parquet"
     command = ["training-set", "--start", "2013-01-03", "--end", "2013-01-10", "--out", str(out)]
     assert cli.main(command) == 0
