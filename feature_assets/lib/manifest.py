@@ -11,8 +11,8 @@ A manifest is a JSON file beside the training set's parquet file::
 
 The signature is an HMAC-SHA256 of every other field (canonical JSON) with the key in
 ``$FEATURE_ASSETS_SIGNING_KEY``; ``key_id`` (the first 12 hex digits of the key's SHA-256) tells
-which key signed, never the key. ``content_hash`` is the registry's order-independent hash of the
-rows, so a rebuild that yields the same rows yields the same hash.
+which key signed, never the key. ``content_hash`` is ``registry.content_hash`` of the rows
+(portable, whatever their order), so a rebuild that yields the same rows yields the same hash.
 """
 
 import hashlib
