@@ -24,6 +24,7 @@ import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from feature_assets.lib.lineage import column_lineage
 from feature_assets.lib.partitions import window_dates
 from feature_assets.lib.schemas import CONTRACTS, table_schema
 
@@ -259,6 +260,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             {
                 "dagster/column_schema": column_schema(frame, context.asset_key),
                 "dagster/table_name": table,
+                **column_lineage(context.asset_key),
             }
         )
         if partition_column is None:
