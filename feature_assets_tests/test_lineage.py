@@ -4,6 +4,7 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from feature_assets.definitions import defs
 from feature_assets.lib.lineage import LINEAGE, column_lineage
@@ -66,7 +67,7 @@ def test_the_lineage_is_dagster_column_lineage() -> None:
     assert column_lineage(dg.AssetKey(["ingestion", "raw_flights"])) == {}
 
 
-def test_each_materialised_partition_carries_its_lineage(
+def test_each_materialised_partition_carries_its_lineage_and_null_numbers(
     home: Path, materialize: Materialize, instance: dg.DagsterInstance
 ) -> None:
     day = dt.date(2013, 1, 1)
@@ -84,3 +85,21 @@ def test_each_materialised_partition_carries_its_lineage(
         lineage = metadata["dagster/column_lineage"].value
         assert isinstance(lineage, dg.TableColumnLineage)
         assert set(lineage.deps_by_column) == contract_columns(key)
+        # the null numbers are plain numbers (the UI plots them across partitions), and agree
+        # with the per-column counts and the day's real flights
+        nulls = metadata["null_counts"].value
+        assert isinstance(nulls, dict)
+        rows = metadata["dagster/row_count"].value
+        assert isinstance(rows, int)
+        cells = sum(nulls.values())
+        assert isinstance(metadata["null_cells"], dg.IntMetadataValue)
+        assert isinstance(metadata["null_fraction"], dg.FloatMetadataValue)
+        assert metadata["null_cells"].value == cells > 0  # real days have cancelled flights
+        assert metadata["null_fraction"].value == pytest.approx(
+            cells / (rows * len(contract_columns(key)))
+        )
+    # the real 2013-01-01: 842 flights, 4 of them cancelled (a null label)
+    first = events["2013-01-01"]
+    assert first is not None
+    assert first.metadata["dagster/row_count"].value == 842
+    assert first.metadata["null_counts"].value["dep_delayed_15"] == 4  # pyright: ignore
