@@ -144,3 +144,38 @@ def column_lineage(key: dg.AssetKey) -> dict[str, dg.TableColumnLineage]:
             }
         )
     }
+
+
+def sources_text(key: dg.AssetKey, column: str) -> str:
+    """A column's lineage in words: ``from flights_clean (cancelled, dep_delay)``."""
+    sources = LINEAGE[key][column]
+    return "from " + "; ".join(
+        f"{upstream.path[-1]} ({', '.join(names)})" for upstream, names in sources.items()
+    )
+
+
+def with_sources(schema: dg.TableSchema, key: dg.AssetKey) -> dg.TableSchema:
+    """``schema`` with each column's lineage added to its description.
+
+    The open-source UI does not draw ``dagster/column_lineage`` (its column graph is a Dagster+
+    view), but it shows column descriptions in the asset's Columns table.
+    """
+    if key not in LINEAGE:
+        return schema
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                column.name,
+                column.type,
+                description="; ".join(
+                    filter(None, [column.description, sources_text(key, column.name)])
+                )
+                if column.name in LINEAGE[key]
+                else column.description,
+                constraints=column.constraints,
+                tags=column.tags,
+            )
+            for column in schema.columns
+        ],
+        constraints=schema.constraints,
+    )

@@ -24,7 +24,7 @@ import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from feature_assets.lib.lineage import column_lineage
+from feature_assets.lib.lineage import column_lineage, with_sources
 from feature_assets.lib.partitions import window_dates
 from feature_assets.lib.schemas import CONTRACTS, table_schema
 
@@ -157,7 +157,10 @@ def null_counts(frame: pl.DataFrame) -> dict[str, int]:
 def null_numbers(nulls: dict[str, int], rows: int, columns: int) -> dict[str, Any]:
     """Null cells and their share of all cells: plain numbers, which the UI plots over time."""
     cells = sum(nulls.values())
-    return {"null_cells": cells, "null_fraction": cells / (rows * columns) if rows else 0.0}
+    return {
+        "null_cells": cells,
+        "null_fraction": round(cells / (rows * columns), 6) if rows else 0.0,
+    }
 
 
 def column_schema(frame: pl.DataFrame, key: dg.AssetKey | None = None) -> dg.TableSchema:
@@ -267,7 +270,9 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             replace_rows(conn, table, frame, partition_column, dates)
         context.add_output_metadata(
             {
-                "dagster/column_schema": column_schema(frame, context.asset_key),
+                "dagster/column_schema": with_sources(
+                    column_schema(frame, context.asset_key), context.asset_key
+                ),
                 "dagster/table_name": table,
                 **column_lineage(context.asset_key),
             }
