@@ -222,7 +222,7 @@ def test_sensors_and_daemon_publish_delivered_days_without_anyone_clicking(
     assert instance["runQueuingSupported"] is True
     assert instance["runQueueConfig"]["maxConcurrentRuns"] == 4
 
-    def healthy_daemons() -> set[str]:
+    def healthy_daemons() -> set[str] | NotYet:
         health = dagster_dev.graphql(DAEMONS_QUERY)["instance"]["daemonHealth"]
         statuses = health["allDaemonStatuses"]
         healthy = {d["daemonType"] for d in statuses if d["required"] and d["healthy"]}

@@ -91,7 +91,7 @@ def test_each_materialised_partition_carries_its_lineage_and_null_numbers(
         assert isinstance(nulls, dict)
         rows = metadata["dagster/row_count"].value
         assert isinstance(rows, int)
-        cells = sum(nulls.values())
+        cells = sum(int(n) for n in nulls.values())  # pyright: ignore[reportArgumentType]
         assert isinstance(metadata["null_cells"], dg.IntMetadataValue)
         assert isinstance(metadata["null_fraction"], dg.FloatMetadataValue)
         assert metadata["null_cells"].value == cells > 0  # real days have cancelled flights

@@ -27,7 +27,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from feature_assets.lib import nycflights, settings
 from feature_assets.lib.demo import range_tags
@@ -60,7 +60,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SHOTS = REPO / "test-output" / "ui"
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 TIERS = ["ingestion", "cleansing", "transformation", "aggregation"]
 
 FIRST = dt.date(2013, 1, 1)
@@ -221,7 +221,7 @@ def test_a_person_sees_the_tiers_materialises_a_partition_and_reads_a_failed_che
     bad_file = deliver_without_dep_delay(producer_landing, landing, BAD_DAY)
     delivered = bad_file.read_bytes()
 
-    page = browser.new_page(viewport=VIEWPORT)  # pyright: ignore[reportArgumentType]
+    page = browser.new_page(viewport=VIEWPORT)
     page.set_default_timeout(30_000)
 
     # 1. The asset graph, grouped by tier.
