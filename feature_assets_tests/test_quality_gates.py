@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 
 from feature_assets.definitions import defs
 from feature_assets.defs.cleansing.flights_clean import DEP_DELAY_DRIFT
-from feature_assets.lib import nycflights, settings
+from feature_assets.lib import charts, nycflights, settings
 from feature_assets.lib.checks import CONTRACT, gate
 from feature_assets.lib.gates import (
     DRIFT,
@@ -210,6 +210,31 @@ def test_a_day_without_weather_is_reported_but_not_held_back(
     assert coverage["2013-12-30"].severity == dg.AssetCheckSeverity.WARN
 
 
+def bars_of(row: str) -> list[tuple[int, float]]:
+    """Each histogram cell of a markdown row as (bar length in eighths of a block, share)."""
+    found = []
+    for cell in row.strip("| ").split(" | ")[1:]:
+        drawn, share = cell.rsplit(" ", 1)
+        blocks = drawn.strip("`").rstrip()
+        partial = charts.EIGHTHS.index(blocks[-1]) if blocks and blocks[-1] != charts.FULL else 0
+        found.append((8 * blocks.count(charts.FULL) + partial, float(share.rstrip("%")) / 100))
+    return found
+
+
+def test_text_charts_are_drawn_to_an_eighth_of_a_block() -> None:
+    assert charts.bar(1.0, 1.0, width=4) == "████"
+    assert charts.bar(0.5, 1.0, width=4) == "██"
+    assert charts.bar(0.3, 1.0, width=4) == "█▎"  # 9.6 eighths: 10
+    assert charts.bar(0.0, 1.0, width=4) == ""
+    assert charts.bar(0.2, 0.0, width=4) == ""
+    assert charts.sparkline([0.0, 0.5, 1.0, 0.25], 1.0) == "▁▅█▃"
+    assert charts.histograms(["a", "b"], {"x": [1, 3], "y": [2, 2]}, "bin") == (
+        "| bin | x | y |\n|---|---|---|\n"
+        f"| a | `{'████████'.ljust(24)}` 25.0% | `{'████████████████'.ljust(24)}` 50.0% |\n"
+        f"| b | `{'█' * 24}` 75.0% | `{'████████████████'.ljust(24)}` 50.0% |"
+    )
+
+
 def test_psi_of_identical_and_of_shifted_histograms() -> None:
     assert psi([10, 20, 70], [1, 2, 7]) == 0.0
     # Half the mass moved from the last bin to the first: (0.4)·ln(0.5/0.1) + (-0.4)·ln(0.3/0.7).
@@ -228,6 +253,29 @@ def test_drift_of_real_departure_delays_flags_the_march_snowstorm() -> None:
     assert worst.partition == "2013-03-08"
     assert worst.severity == dg.AssetCheckSeverity.ERROR and not worst.passed
     assert not worst.blocking
-    assert "| >240 |" in str(worst.metadata["histogram"].value)
+    # the picture: the day's and the reference's shares per bin, as bars on one scale
+    table = str(worst.metadata["histogram"].value)
+    assert table.startswith("| dep_delay bin | 2013-03-08 | the 28 days before |")
+    rows = {line.split(" | ")[0][2:]: line for line in table.splitlines()[2:]}
+    assert list(rows) == ["≤-10", "≤-5", "≤0", "≤5", "≤15", "≤30", "≤60", "≤120", "≤240", ">240"]
+    drawn = {label: bars_of(line) for label, line in rows.items()}
+    top = max(share for pair in drawn.values() for _, share in pair)
+    for label, pair in drawn.items():
+        for eighths, share in pair:  # each bar is its share (printed to 0.1%) in eighths of a block
+            assert abs(eighths - share / top * charts.WIDTH * 8) <= 1.5, label
+    # the storm: a fifth of the day's departures were 2-4 hours late, against 2.2% before
+    late = pl.col("dep_delay").is_between(120, 240, closed="right")
+    departed = flights.filter(pl.col("dep_delay").is_not_null())
+    storm = departed.filter(pl.col("day") == D(2013, 3, 8))["dep_delay"]
+    before = departed.filter(pl.col("day").is_between(D(2013, 2, 8), D(2013, 3, 7)))
+    expected = [
+        storm.is_between(120, 240, closed="right").mean(),
+        before.select(late.mean()).item(),
+    ]
+    assert [share for _, share in drawn["≤240"]] == pytest.approx(expected, abs=0.0005)
+    assert expected == pytest.approx([0.204, 0.022], abs=0.0005)
+    day_shape, reference_shape = str(worst.metadata["shape"].value).split(" · ")
+    assert day_shape == "day ▁▂▄▂▃▂▄▆▅▃"
+    assert reference_shape == "28 days before ▂▆█▃▃▂▂▂▁▁ (≤-10 … >240)"
     flagged = [r for r in judged if not r.passed]
     assert 5 <= len(flagged) <= 25  # calibrated: about the 95th percentile of real days

@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 import pandera.errors
 import polars as pl
+from dagster._check import CheckError
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluation,
     AssetCheckEvaluationTargetMaterializationData,
@@ -187,7 +188,10 @@ def held_back(
     Follows the partition mappings (a day of flights_clean holds back 28 days of
     route_delay_28d); these partitions are not computed while the partitions stay failed.
     """
-    graph = context.job_def.asset_layer.asset_graph  # the run's job: set under materialize too
+    try:  # the code location's graph: the job of a sensor's run holds only what it selected
+        graph = context.repository_def.asset_graph
+    except CheckError:  # dg.materialize runs without a repository; its job holds every asset
+        graph = context.job_def.asset_layer.asset_graph
     seen: set[tuple[dg.AssetKey, str | None]] = set()
     frontier = [(key, partition) for partition in partitions]
     while frontier:

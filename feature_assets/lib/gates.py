@@ -11,6 +11,7 @@ import dagster as dg
 import polars as pl
 from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
 
+from feature_assets.lib import charts
 from feature_assets.lib.partitions import daily_partitions
 
 
@@ -300,14 +301,20 @@ def drift(
                 dg.AssetCheckSeverity.ERROR if value >= rule.error else dg.AssetCheckSeverity.WARN
             )
             labels = [f"≤{e:g}" for e in rule.edges] + [f">{rule.edges[-1]:g}"]
+            day_shares, reference_shares = charts.shares(current), charts.shares(reference)
+            top = max(day_shares + reference_shares)
             metadata |= {
                 "psi": round(value, 4),
                 "thresholds": f"warn ≥ {rule.warn}, error ≥ {rule.error}",
+                # the two distributions at a glance, on one scale: bins left to right
+                "shape": f"day {charts.sparkline(day_shares, top)} · "
+                f"{len(history)} days before {charts.sparkline(reference_shares, top)} "
+                f"({labels[0]} … {labels[-1]})",
                 "histogram": dg.MetadataValue.md(
-                    "| bin | day | reference |\n|---|---|---|\n"
-                    + "\n".join(
-                        f"| {label} | {c / sum(current):.1%} | {r / sum(reference):.1%} |"
-                        for label, c, r in zip(labels, current, reference, strict=True)
+                    charts.histograms(
+                        labels,
+                        {key_text: current, f"the {len(history)} days before": reference},
+                        f"{rule.column} bin",
                     )
                 ),
             }

@@ -19,6 +19,7 @@ from pydantic import PrivateAttr
 
 from feature_assets.lib import audit, registry, settings
 from feature_assets.lib.features import FEATURE_TABLES, catalog_rows
+from feature_assets.lib.lineage import column_lineage, with_sources
 from feature_assets.lib.partitions import window_dates
 from feature_assets.lib.registry import UNPARTITIONED, Published
 from feature_assets.lib.warehouse import (
@@ -144,8 +145,9 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 registry.refresh_catalog(conn, asset, catalog)
         context.add_output_metadata(
             {
-                "dagster/column_schema": column_schema(frame, key),
+                "dagster/column_schema": with_sources(column_schema(frame, key), key),
                 "dagster/table_name": table,
+                **column_lineage(key),
             }
         )
         for p in partitions:

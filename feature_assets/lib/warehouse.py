@@ -169,6 +169,15 @@ def null_counts(frame: pl.DataFrame) -> dict[str, int]:
     return {column: int(n) for column, n in counts.items() if n}
 
 
+def null_numbers(nulls: dict[str, int], rows: int, columns: int) -> dict[str, Any]:
+    """Null cells and their share of all cells: plain numbers, which the UI plots over time."""
+    cells = sum(nulls.values())
+    return {
+        "null_cells": cells,
+        "null_fraction": round(cells / (rows * columns), 6) if rows else 0.0,
+    }
+
+
 def column_schema(frame: pl.DataFrame, key: dg.AssetKey | None = None) -> dg.TableSchema:
     """Dagster's ``dagster/column_schema``: the contract's (which the rows passed), or the frame's.
 
@@ -183,9 +192,11 @@ def column_schema(frame: pl.DataFrame, key: dg.AssetKey | None = None) -> dg.Tab
 
 def row_metadata(frame: pl.DataFrame) -> dict[str, Any]:
     """What one partition's (or an unpartitioned table's) materialisation shows about its rows."""
+    nulls = null_counts(frame)
     return {
         "dagster/row_count": frame.height,
-        "null_counts": dg.MetadataValue.json(null_counts(frame)),
+        "null_counts": dg.MetadataValue.json(nulls),
+        **null_numbers(nulls, frame.height, frame.width),
     }
 
 
@@ -208,6 +219,7 @@ def metadata_by_partition(
         result[key] = {
             "dagster/row_count": int(row["__rows"]) if row else 0,
             "null_counts": dg.MetadataValue.json(nulls),
+            **null_numbers(nulls, int(row["__rows"]) if row else 0, frame.width),
         }
     return result
 
