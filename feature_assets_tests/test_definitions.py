@@ -80,7 +80,12 @@ def test_features_are_automated_ingestion_is_sensed_and_every_sensor_runs_by_def
         else:
             assert spec.automation_condition == FEATURE_CONDITION, spec.key
     sensors = {sensor.name: sensor for sensor in defs.sensors or []}
-    assert set(sensors) == {"landing_zone", "feature_automation", "feature_definitions"}
+    assert set(sensors) == {
+        "landing_zone",
+        "feature_automation",
+        "feature_definitions",
+        "incidents",
+    }
     for sensor in sensors.values():
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, sensor.name
     assert isinstance(sensors["feature_automation"], dg.AutomationConditionSensorDefinition)

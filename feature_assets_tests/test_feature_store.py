@@ -23,12 +23,16 @@ from dagster._core.instance.ref import InstanceRef
 from polars.testing import assert_frame_equal
 
 from feature_assets import cli
-from feature_assets.defs.feature_store import feature_definitions
+from feature_assets.defs.feature_store import feature_definitions, incidents
 from feature_assets.lib import audit, manifest, nycflights, registry, settings, store
 from feature_assets.lib.demo import range_tags
 from feature_assets.lib.landing import daily_file
 from feature_assets.lib.resources import build_resources
-from feature_assets_tests.conftest import ALL_ASSETS, deliver, read_table
+from feature_assets_tests.conftest import ALL_ASSETS, deliver, read_table, with_code_version
+
+pytestmark = pytest.mark.xdist_group(
+    "feature_store"
+)  # its tests share a module fixture: one worker
 
 FIRST, LAST = dt.date(2013, 1, 1), dt.date(2013, 1, 5)
 KEY = "0123456789abcdef0123456789abcdef"
@@ -422,17 +426,9 @@ def test_definition_changes_are_audited_when_the_code_location_loads_them(
     assert {e["action"] for e in added} == {"definition.added"}
     assert {e["subject"] for e in added} == {k.to_user_string() for a in ALL_ASSETS for k in a.keys}
     assert tick(defs) == []  # nothing changed: nothing audited
-    changed = dg.AssetKey(["aggregation", "route_delay_28d"])
-    new = dg.Definitions(
-        assets=[
-            a.map_asset_specs(lambda s: s.replace_attributes(code_version="2"))
-            if changed in a.keys
-            else a
-            for a in ALL_ASSETS
-        ],
-        resources=build_resources(home.path),
+    (entry,) = tick(
+        with_code_version(home.path, dg.AssetKey(["aggregation", "route_delay_28d"]), "2")
     )
-    (entry,) = tick(new)
     assert (entry["action"], entry["subject"]) == (
         "definition.changed",
         "aggregation/route_delay_28d",
@@ -520,3 +516,43 @@ def test_ml_code_reads_the_catalog_and_any_kept_version_without_dagster(home: Ho
     )
     published = read_table(home.path, "training.flight_delay_training_set", "flight_id")
     assert store.training_set(FIRST, LAST, home=home.path).height == published.height
+
+
+def test_a_failed_run_is_recorded_as_an_incident_for_its_owners(home: Home) -> None:
+    day = dt.date(2013, 1, 4)
+    path = daily_file(settings.landing_dir(home.path), "flights", day)
+    path.write_bytes(b"\n".join(path.read_bytes().split(b"\n")[:11]) + b"\n")  # 10 flights
+    result = dg.materialize(
+        ALL_ASSETS,
+        selection=[dg.AssetKey(["ingestion", "raw_flights"]), *CLEANSING],
+        resources=build_resources(home.path),
+        instance=home.instance,
+        partition_key=str(day),
+        raise_on_error=False,
+    )
+    assert not result.success
+    run = home.instance.get_run_by_id(result.run_id)
+    assert run is not None
+    (failure,) = home.instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    assert failure.dagster_event is not None
+    context = dg.build_run_status_sensor_context(
+        sensor_name="incidents",
+        dagster_event=failure.dagster_event,
+        dagster_instance=home.instance,
+        dagster_run=run,
+    ).for_run_failure()
+    incidents(context)
+
+    (entry,) = audit.entries(settings.incidents_path(home.path))
+    found = entry["details"]
+    assert entry["subject"] == f"ingestion/raw_flights {day}"
+    assert found["run_id"] == result.run_id and found["partitions"] == str(day)
+    assert found["failed_assets"] == ["ingestion/raw_flights"]
+    assert found["owners"] == ["team:data-platform"]
+    (error,) = found["errors"]
+    assert error["step"] == "ingestion__raw_flights"
+    assert "volume" in error["error"] and "ingestion/raw_flights" in error["error"]
+    assert entry["reason"] == error["error"].splitlines()[0]
+    assert found["parameters"]["tags"]["dagster/partition"] == str(day)
+    assert found["inputs_last_materialized"] == {"ingestion/raw_flights": {}}  # reads files only
+    assert audit.verify(settings.incidents_path(home.path))[1] is None

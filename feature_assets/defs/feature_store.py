@@ -1,13 +1,15 @@
-"""The feature store's sensor and job: definitions audited as they load; rollback.
+"""The feature store's sensors and job: definitions audited as they load; incidents; rollback.
 
-Each tick compares the loaded definitions (code version and contract of every asset) with what the
-audit log last recorded, and appends an entry for each that is new, changed or gone: a change of
-code is audited when the code location loads it, before anything is recomputed.
+``feature_definitions``: each tick compares the loaded definitions (code version and contract of
+every asset) with what the audit log last recorded, and appends an entry for each that is new,
+changed or gone: a change of code is audited when the code location loads it, before anything is
+recomputed. ``incidents``: every failed run is recorded (``lib/incidents.py``).
 """
 
 import dagster as dg
 
 from feature_assets.lib import audit, settings
+from feature_assets.lib.incidents import incident
 from feature_assets.lib.rollback import rollback_job
 
 
@@ -35,3 +37,26 @@ def feature_definitions(context: dg.SensorEvaluationContext) -> dg.SkipReason:
 rollback = rollback_job
 """The ``rollback`` job (``lib/rollback.py``): launched by ``feature-assets rollback`` or from the
 UI's launchpad with a ``RollbackConfig``."""
+
+
+@dg.run_failure_sensor(
+    name="incidents",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Records every failed run as an incident: its assets and partitions, their "
+    "owners, each step's error, the run's parameters and when its inputs were last "
+    "materialised (incidents.jsonl in FEATURE_ASSETS_HOME).",
+)
+def incidents(context: dg.RunFailureSensorContext) -> None:
+    """Append the failed run's incident; say it in the sensor's log."""
+    from feature_assets.definitions import defs
+
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    found = incident(
+        context.instance, context.dagster_run, context.get_step_failure_events(), assets
+    )
+    owners = ", ".join(found["owners"]) or "no owner"
+    first = found["errors"][0]["error"].splitlines()[0] if found["errors"] else "the run failed"
+    subject = f"{', '.join(found['failed_assets'] or found['assets'])} {found['partitions'] or ''}"
+    entry = audit.append(settings.incidents_path(), "incident", subject.strip(), first, found)
+    context.log.warning(f"incident {entry['seq']} for {owners}: {entry['subject']}: {first}")

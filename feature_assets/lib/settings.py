@@ -39,3 +39,8 @@ def keep_versions() -> int:
     if value < 0:
         raise ValueError(f"{KEEP_VERSIONS_ENV_VAR} must be 0 or more, not {text}")
     return value
+
+
+def incidents_path(home: Path | None = None) -> Path:
+    """Where the ``incidents`` sensor records failed runs (``lib/incidents.py``)."""
+    return (home or data_home()) / "incidents.jsonl"
