@@ -15,12 +15,12 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/feature-assets demo
 
-# Two workers (this kind of machine has 2 cores); a test file's tests stay on one worker, so
-# each module's published fixture is built once.
+# Three workers on this kind of 2-core machine: the `dagster dev` tests mostly wait for the
+# daemon. Tests that share a module's published data are one xdist group, on one worker.
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 3 --dist loadgroup
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -85,3 +85,16 @@ def read_table(home: Path, table: str, order_by: str) -> pl.DataFrame:
     """A whole warehouse table, ordered, read straight from the DuckDB file."""
     with duckdb.connect(str(settings.warehouse_path(home)), read_only=True) as conn:
         return conn.sql(f"select * from {table} order by {order_by}").pl()
+
+
+def with_code_version(home: Path, changed: dg.AssetKey, version: str) -> dg.Definitions:
+    """The code location as if ``changed``'s code had changed to ``version`` (a new deploy)."""
+    return dg.Definitions(
+        assets=[
+            a.map_asset_specs(lambda spec: spec.replace_attributes(code_version=version))
+            if changed in a.keys
+            else a
+            for a in ALL_ASSETS
+        ],
+        resources=build_resources(home),
+    )

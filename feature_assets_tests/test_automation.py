@@ -1,7 +1,7 @@
 """Declarative automation without the daemon: the landing sensor and the automation condition,
 evaluated tick by tick over a real instance, with every requested partition really run.
 
-A month of real days (2013-01-01..31) is published once; each test starts from a copy of that
+Three weeks of real days (2013-01-01..21) are published once; each test starts from a copy of that
 data directory and that instance, changes the landing zone or the code, and asserts the exact
 set of asset partitions automation requests until it has nothing left to do.
 """
@@ -29,9 +29,13 @@ from feature_assets.lib.automation import BREAKER_THRESHOLD, open_partitions
 from feature_assets.lib.demo import range_tags
 from feature_assets.lib.landing import daily_file, snapshot_file
 from feature_assets.lib.resources import build_resources
-from feature_assets_tests.conftest import ALL_ASSETS, deliver, read_table
+from feature_assets_tests.conftest import ALL_ASSETS, deliver, read_table, with_code_version
 
-FIRST, LAST = dt.date(2013, 1, 1), dt.date(2013, 1, 31)
+pytestmark = pytest.mark.xdist_group("automation")  # its tests share a module fixture: one worker
+
+FIRST, LAST = dt.date(2013, 1, 1), dt.date(2013, 1, 21)
+NEXT = LAST + dt.timedelta(days=1)
+"""The day after the published ones: a first arrival."""
 D = dt.date
 Key = dg.AssetKey
 
@@ -160,7 +164,7 @@ def _spans(partitions: set[str]) -> list[set[str]]:
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, object]]:
-    """January 2013 delivered, sensed and published; automation settled (nothing to do)."""
+    """FIRST..LAST delivered, sensed and published; automation settled (nothing to do)."""
     root = tmp_path_factory.mktemp("published")
     home, dagster_home = root / "home", root / "dagster"
     dagster_home.mkdir()
@@ -255,12 +259,12 @@ def test_an_unchanged_landing_zone_requests_nothing(world: World) -> None:
 
 
 def test_first_arrival_of_a_day(world: World) -> None:
-    day = D(2013, 2, 1)
+    day = NEXT
     deliver(world.home, day, 1)
     assert world.sense() == expect(
-        {"ingestion/raw_flights": {"2013-02-01"}, "ingestion/raw_weather": {"2013-02-01"}}
+        {"ingestion/raw_flights": {str(NEXT)}, "ingestion/raw_weather": {str(NEXT)}}
     )
-    assert world.settle() == expect({name: {"2013-02-01"} for name in ALL_FEATURES})
+    assert world.settle() == expect({name: {str(NEXT)} for name in ALL_FEATURES})
 
 
 def test_a_redelivered_day_recomputes_its_windows_and_nothing_else(world: World) -> None:
@@ -273,9 +277,9 @@ def test_a_redelivered_day_recomputes_its_windows_and_nothing_else(world: World)
 
 
 def test_late_weather_holds_back_only_what_needs_weather(world: World) -> None:
-    day = D(2013, 2, 1)
+    day = NEXT
     deliver(world.home, day, 1, sources=["flights"])
-    assert world.sense() == expect({"ingestion/raw_flights": {"2013-02-01"}})
+    assert world.sense() == expect({"ingestion/raw_flights": {str(NEXT)}})
     flights_only = [
         "cleansing/flights_clean",
         "cleansing/flights_quarantine",
@@ -283,13 +287,13 @@ def test_late_weather_holds_back_only_what_needs_weather(world: World) -> None:
         "aggregation/carrier_delay_7d",
         "aggregation/route_delay_28d",
     ]
-    assert world.settle() == expect({name: {"2013-02-01"} for name in flights_only})
+    assert world.settle() == expect({name: {str(NEXT)} for name in flights_only})
 
     deliver(world.home, day, 1, sources=["weather"])  # the weather lands, late
-    assert world.sense() == expect({"ingestion/raw_weather": {"2013-02-01"}})
+    assert world.sense() == expect({"ingestion/raw_weather": {str(NEXT)}})
     assert world.settle() == expect(
         {
-            name: {"2013-02-01"}
+            name: {str(NEXT)}
             for name in [
                 "cleansing/weather_clean",
                 "cleansing/weather_quarantine",
@@ -339,21 +343,12 @@ def test_every_partition_of_a_window_must_have_passed_its_checks(world: World) -
     world.sense()
     held = {
         (k("aggregation/carrier_delay_7d"), p) for p in days(D(2013, 1, 12), D(2013, 1, 16))
-    } | {(k("aggregation/route_delay_28d"), p) for p in days(D(2013, 1, 12), D(2013, 1, 31))}
+    } | {(k("aggregation/route_delay_28d"), p) for p in days(D(2013, 1, 12), LAST)}
     assert world.settle() == redelivery_of_flights("2013-01-12") - held
 
 
 def test_a_code_change_recomputes_the_asset_and_its_downstream(world: World) -> None:
-    changed = k("cleansing/flights_clean")
-    world.defs = dg.Definitions(
-        assets=[
-            a.map_asset_specs(lambda spec: spec.replace_attributes(code_version="2"))
-            if changed in a.keys
-            else a
-            for a in ALL_ASSETS
-        ],
-        resources=build_resources(world.home),
-    )
+    world.defs = with_code_version(world.home, k("cleansing/flights_clean"), "2")
     month = days(FIRST, LAST)
     assert world.settle() == expect(
         {

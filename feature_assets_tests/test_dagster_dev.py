@@ -36,6 +36,9 @@ from feature_assets_tests.dev_server import (
     tags_of,
 )
 
+# One `dagster dev` at a time on this machine: the servers' polling slows each other down.
+pytestmark = pytest.mark.xdist_group("dagster_dev")
+
 INSTANCE_QUERY = "{ instance { info runQueuingSupported } }"
 
 ASSET_NODES_QUERY = """
@@ -236,6 +239,7 @@ def test_sensors_and_daemon_publish_delivered_days_without_anyone_clicking(
         "landing_zone": "RUNNING",
         "feature_automation": "RUNNING",
         "feature_definitions": "RUNNING",
+        "incidents": "RUNNING",
     }, states
 
     deliver(dagster_dev.home, FIRST_DAY, DAYS)

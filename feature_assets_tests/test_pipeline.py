@@ -17,6 +17,8 @@ from feature_assets.lib import nycflights, settings
 from feature_assets.lib.landing import daily_file
 from feature_assets_tests.conftest import Materialize, deliver, read_table
 
+pytestmark = pytest.mark.xdist_group("pipeline")  # its tests share a module fixture: one worker
+
 # 35 days: the 28-day window is complete from 3 November, the autumn daylight-saving change.
 FIRST = dt.date(2013, 10, 7)
 LAST = dt.date(2013, 11, 10)

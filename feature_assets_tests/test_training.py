@@ -17,6 +17,8 @@ from feature_assets.lib.resources import build_resources
 from feature_assets.lib.transforms import training
 from feature_assets_tests.conftest import ALL_ASSETS, Materialize, deliver, read_table
 
+pytestmark = pytest.mark.xdist_group("training")  # its tests share a module fixture: one worker
+
 KEY = dg.AssetKey(["training", "flight_delay_training_set"])
 UTC = dt.UTC
 

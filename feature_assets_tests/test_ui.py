@@ -2,8 +2,8 @@
 
 Before the server starts, the real days 2013-01-01..04 are delivered to a producer's folder and
 published through every automated tier with ``dg.materialize`` on the server's own instance
-(its ``DAGSTER_HOME``), so that both sensors start with nothing to do. Then, with the server up,
-a person:
+(its ``DAGSTER_HOME``), so that the landing and automation sensors start with nothing to do.
+Then, with the server up, a person:
 
 - opens the asset graph and sees the tier groups;
 - opens the training set (built on request only), clicks ``Materialize…``, types one partition
@@ -46,12 +46,18 @@ from feature_assets_tests.dev_server import (
     tags_of,
 )
 
+# One `dagster dev` at a time on this machine: the servers' polling slows each other down.
+DAGSTER_DEV = pytest.mark.xdist_group("dagster_dev")
+
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's Chromium at /usr/bin/chromium "
-    "(apt-get install -y --no-install-recommends chromium; .ci/run installs it)",
-)
+pytestmark = [
+    DAGSTER_DEV,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's Chromium at /usr/bin/chromium "
+        "(apt-get install -y --no-install-recommends chromium; .ci/run installs it)",
+    ),
+]
 CHROMIUM_ARGS = [
     "--disable-gpu",
     "--disable-dev-shm-usage",
@@ -213,6 +219,8 @@ def test_a_person_sees_the_tiers_materialises_a_partition_and_reads_a_failed_che
     assert {name: state["status"] for name, state in states.items()} == {
         "landing_zone": "RUNNING",
         "feature_automation": "RUNNING",
+        "feature_definitions": "RUNNING",
+        "incidents": "RUNNING",
     }
     (prepared,) = runs(dagster_dev)  # the publication above, and nothing else yet
 
