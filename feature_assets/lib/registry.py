@@ -231,8 +231,11 @@ def current_versions(
     wanted = sorted(set(partitions))
     if not wanted or not table_exists(conn, VERSIONS):
         return {}
-    rows = conn.sql(
-        f"select * from {CURRENT} where asset = ? and partition between ? and ?",
+    rows = conn.sql(  # filtered before the window (the view would rank every asset first)
+        f"""
+        select * from {VERSIONS} where asset = ? and partition between ? and ?
+        qualify row_number() over (partition by partition order by version desc) = 1
+        """,
         params=[asset, wanted[0], wanted[-1]],
     ).pl()
     found = {row["partition"]: Version.from_row(row) for row in rows.iter_rows(named=True)}
