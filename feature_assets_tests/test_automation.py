@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -60,7 +61,7 @@ class World:
     home: Path
     instance: dg.DagsterInstance
     defs: dg.Definitions = field(default_factory=lambda: defs)
-    automation_cursor: object = None
+    automation_cursor: Any = None
     landing_cursor: str | None = None
     said: list[str] = field(default_factory=list)
 
@@ -98,6 +99,7 @@ class World:
                 )
                 requested.add((key, None))
                 continue
+            assert last is not None
             partitions = days(D.fromisoformat(first), D.fromisoformat(last))
             self.run({key}, partitions)
             requested |= {(key, p) for p in partitions}
@@ -117,7 +119,7 @@ class World:
             f"{r.key.to_user_string()}: {value}"
             for r in result.results
             for child in _walk(r)
-            for name, value in child.serializable_evaluation.metadata.items()
+            for name, value in (child.serializable_evaluation.metadata or {}).items()
             if name == "breaker_open"
         ]
         if execute:

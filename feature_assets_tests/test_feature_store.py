@@ -258,7 +258,8 @@ def test_a_rewrite_keeps_the_previous_rows_and_rollback_restores_them_exactly(
         if e.dagster_event
     ]
     assert [(c.check_name, c.passed, c.partition) for c in checks] == [("contract", True, str(day))]
-    assert checks[0].target_materialization_data.storage_id == event.storage_id
+    target = checks[0].target_materialization_data
+    assert target is not None and target.storage_id == event.storage_id
 
 
 def test_rollback_says_what_it_cannot_do(home: Home, capsys: pytest.CaptureFixture[str]) -> None:

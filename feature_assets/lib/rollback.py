@@ -161,8 +161,8 @@ def vouch(context: dg.OpExecutionContext, restored: dict[str, Any]) -> dict[str,
     for spec in assets_def.check_specs:
         if spec.asset_key != key or not spec.blocking:
             continue
-        context.log_event(  # pyright: ignore[reportArgumentType] (log_event takes them; its type does not say so)
-            AssetCheckEvaluation(
+        context.log_event(  # log_event takes check evaluations; its type hint does not say so
+            AssetCheckEvaluation(  # pyright: ignore[reportArgumentType]
                 asset_key=key,
                 check_name=spec.name,
                 passed=True,
