@@ -131,6 +131,18 @@ def test_row_hashes_ignore_the_order_of_rows_and_columns_not_the_values(digest) 
     assert digest(utc) == digest(utc.with_columns(pl.col("t").dt.convert_time_zone("Etc/UTC")))
 
 
+def test_a_range_hashes_each_day_as_that_day_alone() -> None:
+    days = [dt.date(2013, 1, 1), dt.date(2013, 1, 2), dt.date(2013, 1, 1)]
+    frame = pl.DataFrame({"flight_date": days, "dep_delay": [3.5, None, -2.0], "n": [1, 2, 3]})
+    keys = ["2013-01-01", "2013-01-02", "2013-01-03"]
+    hashes = registry.partition_hashes(frame, "flight_date", keys)
+    for key in keys:
+        alone = frame.filter(pl.col("flight_date") == dt.date.fromisoformat(key))
+        assert hashes[key] == registry.data_version(alone)
+    assert hashes["2013-01-03"] == registry.data_version(frame.clear())  # an empty day
+    assert len(set(hashes.values())) == 3
+
+
 def test_every_published_partition_is_registered_with_what_it_read(home: Home) -> None:
     real = nycflights.table("flights").with_columns(day=pl.date("year", "month", "day"))
     for day in (FIRST, LAST):

@@ -99,6 +99,19 @@ def _canonical_frame(frame: pl.DataFrame) -> tuple[pl.DataFrame, bytes]:
     return canonical, json.dumps([[c, str(canonical.schema[c])] for c in columns]).encode()
 
 
+def _row_hashes(canonical: pl.DataFrame) -> pl.DataFrame:
+    """Two 64-bit hashes of each row (columns ``a``, ``b``)."""
+    return pl.DataFrame({"a": canonical.hash_rows(seed=0), "b": canonical.hash_rows(seed=1)})
+
+
+def _digest(schema: bytes, hashes: pl.DataFrame) -> str:
+    hashes = hashes.sort("a", "b")
+    digest = hashlib.sha256(schema)
+    digest.update(hashes["a"].to_numpy().tobytes())
+    digest.update(hashes["b"].to_numpy().tobytes())
+    return digest.hexdigest()
+
+
 def data_version(frame: pl.DataFrame) -> str:
     """The data version of a partition: SHA-256 of its schema and its rows, in any row order.
 
@@ -110,14 +123,7 @@ def data_version(frame: pl.DataFrame) -> str:
     ``content_hash``.
     """
     canonical, schema = _canonical_frame(frame)
-    digest = hashlib.sha256(schema)
-    if canonical.height:
-        hashes = pl.DataFrame(
-            {"a": canonical.hash_rows(seed=0), "b": canonical.hash_rows(seed=1)}
-        ).sort("a", "b")
-        digest.update(hashes["a"].to_numpy().tobytes())
-        digest.update(hashes["b"].to_numpy().tobytes())
-    return digest.hexdigest()
+    return _digest(schema, _row_hashes(canonical))
 
 
 def content_hash(frame: pl.DataFrame) -> str:
@@ -139,13 +145,19 @@ def content_hash(frame: pl.DataFrame) -> str:
 def partition_hashes(
     frame: pl.DataFrame, partition_column: str | None, partition_keys: Sequence[str]
 ) -> dict[str, str]:
-    """``data_version`` of each daily partition's rows (an empty partition hashes its schema)."""
+    """``data_version`` of each daily partition's rows (an empty partition hashes its schema).
+
+    The rows are hashed once for the whole frame; only the hashes are split by day.
+    """
     if partition_column is None:
         return {UNPARTITIONED: data_version(frame)}
-    parts = frame.partition_by(partition_column, as_dict=True, maintain_order=False)
-    empty = frame.clear()
-    by_day = {key[0].isoformat(): part for key, part in parts.items()}  # pyright: ignore[reportAttributeAccessIssue]
-    return {key: data_version(by_day.get(key, empty)) for key in partition_keys}
+    canonical, schema = _canonical_frame(frame)
+    hashes = _row_hashes(canonical).with_columns(
+        day=frame[partition_column].dt.strftime("%Y-%m-%d")
+    )
+    by_day = {k[0]: part for k, part in hashes.partition_by("day", as_dict=True).items()}
+    empty = hashes.clear()
+    return {key: _digest(schema, by_day.get(key, empty)) for key in partition_keys}
 
 
 @cache
