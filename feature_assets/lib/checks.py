@@ -10,6 +10,7 @@ published rows as they were, fails the step, and Dagster skips the downstream st
 import datetime as dt
 import hashlib
 import json
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -420,11 +421,16 @@ def publish(
         # (and automation's check_passed) judges the latest materialisation by them
         config = context.op_execution_context.op_config or {}
         for key, frame in frames.items():
-            yield dg.Output(
-                Published(frame, hashes[key], _results(evaluations, key), config, sources or {}),
-                output_name=assets_def.get_output_name_for_asset_key(key),
-                data_version=dagster_data_version(hashes[key]),
-            )
+            with warnings.catch_warnings():  # Output's data_version is a beta parameter
+                warnings.simplefilter("ignore", dg.BetaWarning)
+                output = dg.Output(
+                    Published(
+                        frame, hashes[key], _results(evaluations, key), config, sources or {}
+                    ),
+                    output_name=assets_def.get_output_name_for_asset_key(key),
+                    data_version=dagster_data_version(hashes[key]),
+                )
+            yield output
     else:
         _audit_blocked(context, evaluations, hashes)
     yield from _finished(context, evaluations)
