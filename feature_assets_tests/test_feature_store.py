@@ -23,6 +23,7 @@ from dagster._core.instance.ref import InstanceRef
 from polars.testing import assert_frame_equal
 
 from feature_assets import cli
+from feature_assets.definitions import defs
 from feature_assets.defs.feature_store import feature_definitions, incidents
 from feature_assets.lib import audit, manifest, nycflights, registry, settings, store
 from feature_assets.lib.demo import range_tags
@@ -553,6 +554,7 @@ def test_a_failed_run_is_recorded_as_an_incident_for_its_owners(home: Home) -> N
         dagster_event=failure.dagster_event,
         dagster_instance=home.instance,
         dagster_run=run,
+        repository_def=defs.get_repository_def(),
     ).for_run_failure()
     incidents(context)
 

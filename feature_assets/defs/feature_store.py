@@ -49,11 +49,13 @@ UI's launchpad with a ``RollbackConfig``."""
 )
 def incidents(context: dg.RunFailureSensorContext) -> None:
     """Append the failed run's incident; say it in the sensor's log."""
-    from feature_assets.definitions import defs
-
-    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    repository = context.repository_def  # the code location this sensor is evaluated in
+    assert repository is not None, "the incidents sensor runs inside its code location"
     found = incident(
-        context.instance, context.dagster_run, context.get_step_failure_events(), assets
+        context.instance,
+        context.dagster_run,
+        context.get_step_failure_events(),
+        repository.assets_defs_by_key.values(),
     )
     owners = ", ".join(found["owners"]) or "no owner"
     first = found["errors"][0]["error"].splitlines()[0] if found["errors"] else "the run failed"

@@ -13,8 +13,6 @@ from typing import Any
 import dagster as dg
 from dagster._core.event_api import AssetRecordsFilter
 
-from feature_assets.lib.partitions import daily_partitions
-
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 MESSAGE_CHARS = 2_000
@@ -31,7 +29,7 @@ def partitions_of(run: dg.DagsterRun) -> str | None:
 
 
 def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None) -> str | None:
-    wanted = [partition] if partition and daily_partitions.has_partition_key(partition) else None
+    wanted = [partition] if partition else None
     records = instance.fetch_materializations(
         AssetRecordsFilter(asset_key=key, asset_partitions=wanted), limit=1
     ).records
@@ -48,6 +46,7 @@ def incident(
 ) -> dict[str, Any]:
     """The incident of a failed run (``assets``: the code location's asset definitions)."""
     by_op = {a.op.name: a for a in assets}
+    daily = {key for a in by_op.values() if a.partitions_def for key in a.keys}
     partitions = partitions_of(run)
     last_day = partitions.split("..")[-1] if partitions else None
     failed: dict[dg.AssetKey, dg.AssetSpec] = {}
@@ -75,7 +74,9 @@ def incident(
         },
         "inputs_last_materialized": {
             key.to_user_string(): {
-                dep.asset_key.to_user_string(): _latest(instance, dep.asset_key, last_day)
+                dep.asset_key.to_user_string(): _latest(
+                    instance, dep.asset_key, last_day if dep.asset_key in daily else None
+                )
                 for dep in sorted(spec.deps, key=lambda d: d.asset_key.to_user_string())
             }
             for key, spec in sorted(failed.items())
