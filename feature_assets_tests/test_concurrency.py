@@ -8,22 +8,22 @@ time.
 
 What Dagster 1.13.27 really guarantees, and so what this test asserts:
 
-- One exception: the two runs' FIRST steps can run at once. On the SQLite instance storage,
-  two claims of the last free slot made in the same few milliseconds can both succeed (the claim
-  reads a free slot row and then updates it by id, with no "still free" condition; SQLite ignores
-  ``FOR UPDATE``): seen in 3 of about 85 runs of this test, and in 4 of 10 bare claims released
-  together. Two runs that start together are exactly that case; after their first steps every
-  claim waits in Dagster's queue. Any other overlap fails the test.
-- When those first steps do overlap, the second process meets DuckDB's lock ("Could not set lock
-  on file ... Conflicting lock is held in ..."). dagster-duckdb's ``DuckDBResource.get_connection``
-  retries ``duckdb.connect`` 10 times with delays doubling from 0.1 s (about 100 s in all), which
-  outlasts a short step, so the run still succeeds. The workers record each refusal with a
-  pass-through wrapper around ``duckdb.connect`` (it records the error and raises it unchanged);
-  the test allows refusals only inside an overlap of the first steps.
+- Nearly always one step at a time, but not always. On the SQLite instance storage two claims of
+  the last free slot made in the same few milliseconds can both succeed (the claim reads a free
+  slot row and then updates it by id, with no "still free" condition; SQLite ignores
+  ``FOR UPDATE``), and the slot table is then out of step with what runs: seen at the two runs'
+  first steps in 1 of 10 runs of this test beside two busy loops, and once in CI at a later
+  handover (airports of one run beside raw_flights of the other). So the test allows at most
+  ``MAX_DOUBLE_CLAIMS`` overlapping pairs of steps out of the 25 handovers; without the pool
+  (its limit raised to 100) 24 and 25 of the 25 overlapped in two runs.
+- Overlapping steps still do not meet on DuckDB's file: ``WarehouseDatabase`` holds an exclusive
+  ``flock`` on ``<warehouse>.lock`` while a connection is open, so the second process waits
+  instead of meeting DuckDB's "Could not set lock on file". The workers record every refusal with
+  a pass-through wrapper around ``duckdb.connect`` (it records the error and raises it
+  unchanged); the test asserts there were none.
 
-Without the pool the two runs also succeed on a few days (the connect retries again), so
-"both runs succeed" alone proves nothing: removing the pool shows up here as many overlapping
-steps, refusals throughout, and no step reported as waiting for the pool.
+"Both runs succeed" alone proves nothing (the file lock would serialise them anyway): removing the
+pool shows up here as overlapping steps throughout and no step reported as waiting for the pool.
 """
 
 import datetime as dt
@@ -52,6 +52,7 @@ RANGES = [
 ]
 FIRST, LAST = RANGES[0][0], RANGES[-1][1]
 WAIT_SECONDS = 90
+MAX_DOUBLE_CLAIMS = 2
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 Interval = tuple[float, float]
@@ -248,12 +249,7 @@ def test_runs_started_together_take_turns_in_the_duckdb_pool(tmp_path: Path) -> 
     assert pool.limit == 1
     assert pool.claimed_slots == [] and pool.pending_steps == []
 
-    # Steps ran one at a time across both runs, except perhaps the two first steps (the claim
-    # race described above).
-    first_steps = {
-        (run_id, min(intervals, key=lambda step: intervals[step][0]))
-        for run_id, intervals in runs.items()
-    }
+    # Steps ran one at a time across both runs, except for the rare double claim described above.
     steps = sorted(
         (start, end, run_id, step)
         for run_id, intervals in runs.items()
@@ -262,18 +258,10 @@ def test_runs_started_together_take_turns_in_the_duckdb_pool(tmp_path: Path) -> 
     overlapping = [
         {(a[2], a[3]), (b[2], b[3])} for a, b in itertools.pairwise(steps) if b[0] < a[1]
     ]
-    assert all(pair == first_steps for pair in overlapping), overlapping
+    assert len(overlapping) <= MAX_DOUBLE_CLAIMS, overlapping
 
-    # DuckDB refused a connection only while those first steps overlapped, in the refusing run's
-    # first step; dagster-duckdb's retries waited it out.
-    for result in results:
-        run_id = result["run_id"]
-        (first_step,) = [step for run, step in first_steps if run == run_id]
-        start, end = runs[run_id][first_step]
-        for refusal in result["lock_refusals"]:
-            assert overlapping, refusal
-            assert "Could not set lock on file" in refusal["error"], refusal
-            assert start <= refusal["at"] <= end, (refusal, first_step, start, end)
+    # DuckDB never refused a connection: the warehouse's file lock made the second process wait.
+    assert [result["lock_refusals"] for result in results] == [[], []]
 
     # Both runs wrote their days: every real flight of the six days, once.
     with duckdb.connect(str(settings.warehouse_path(home)), read_only=True) as conn:
