@@ -152,10 +152,12 @@ def partition_hashes(
     if partition_column is None:
         return {UNPARTITIONED: data_version(frame)}
     canonical, schema = _canonical_frame(frame)
-    hashes = _row_hashes(canonical).with_columns(
-        day=frame[partition_column].dt.strftime("%Y-%m-%d")
-    )
-    by_day = {k[0]: part for k, part in hashes.partition_by("day", as_dict=True).items()}
+    hashes = _row_hashes(canonical).with_columns(day=frame[partition_column].dt.date())
+    by_day = {
+        day.isoformat(): part
+        for (day,), part in hashes.partition_by("day", as_dict=True).items()
+        if day is not None
+    }
     empty = hashes.clear()
     return {key: _digest(schema, by_day.get(key, empty)) for key in partition_keys}
 
