@@ -50,6 +50,7 @@ from feature_assets_tests.dev_server import (
 DAGSTER_DEV = pytest.mark.xdist_group("dagster_dev")
 
 CHROMIUM = Path("/usr/bin/chromium")
+UI_TIMEOUT_MS = 30_000  # for a page to show what the test waits for, on a busy machine
 pytestmark = [
     DAGSTER_DEV,
     pytest.mark.skipif(
@@ -197,6 +198,9 @@ def server(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
+    # `expect` waits 5 s unless told otherwise, whatever the page's default timeout. A loaded CI
+    # machine drew the asset graph after that (stop 10), so both wait as long.
+    expect.set_options(timeout=UI_TIMEOUT_MS)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -230,7 +234,7 @@ def test_a_person_sees_the_tiers_materialises_a_partition_and_reads_a_failed_che
     delivered = bad_file.read_bytes()
 
     page = browser.new_page(viewport=VIEWPORT)
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(UI_TIMEOUT_MS)
 
     # 1. The asset graph, grouped by tier.
     page.goto(f"{dagster_dev.url}/asset-groups")
