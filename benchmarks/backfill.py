@@ -101,6 +101,22 @@ def prepare_landing(landing: Path, scale: int, days: int) -> int:
     return flights
 
 
+def prime_landing(landing: Path) -> float:
+    """Read every landing file once, so that the pass after it reads them from the page cache.
+
+    This machine's disk is slow when its cache has dropped the files: at 30x the same year of
+    flight files took 59.5 s to read cold and 5.3-6.9 s warm (one process, three reads; then a
+    new process). Without this, whichever variant happens to read them first pays for the disk.
+    Returns the seconds it took (not part of any variant's time).
+    """
+    began = time.perf_counter()
+    for path in sorted(landing.rglob("*.csv")):
+        with path.open("rb") as f:
+            while f.read(1 << 24):
+                pass
+    return time.perf_counter() - began
+
+
 # --------------------------------------------------------------------------------------------
 # Dagster runs: (a), (c) and (d)
 
@@ -553,18 +569,30 @@ def print_events(a: Timed, c: Timed, d: Timed | None) -> None:
     log(f"  {'total':<36} {sum(a.events.values()):>8,} {sum(c.events.values()):>8,} {nd:>8,}")
 
 
-def best_of(repeat: int, label: str, once: Callable[[int], Timed]) -> tuple[Timed, list[float]]:
-    """Run ``once`` ``repeat`` times; keep the fastest."""
-    results = []
+def interleaved(
+    repeat: int, variants: dict[str, tuple[str, Callable[[], Timed]]]
+) -> dict[str, tuple[Timed, list[float]]]:
+    """Run every variant once per round, ``repeat`` rounds (a, b, c, a, b, c, ...); keep each
+    one's fastest pass.
+
+    Interleaved, not one variant's passes after another's: this machine's speed drifts over the
+    half hour a 30x benchmark takes (a pass of (a) took 293 s and 425 s within the same hour), and
+    a drift must not land on one variant only.
+    """
+    results: dict[str, list[Timed]] = {label: [] for label in variants}
     for i in range(repeat):
-        timed = once(i)
-        results.append(timed)
-        peak = peak_rss_mb()
-        log(
-            f"  {label} #{i + 1}: {timed.seconds:.2f}s wall, {timed.cpu:.2f}s CPU, "
-            f"load {timed.load:.1f} (peak RSS so far {peak:,.0f} MB)"
-        )
-    return min(results, key=lambda t: t.seconds), [t.seconds for t in results]
+        for label, (what, once) in variants.items():
+            log(f"\n{label} {what}, pass {i + 1} of {repeat} ...")
+            timed = once()
+            results[label].append(timed)
+            log(
+                f"  {label} #{i + 1}: {timed.seconds:.2f}s wall, {timed.cpu:.2f}s CPU, "
+                f"load {timed.load:.1f} (peak RSS so far {peak_rss_mb():,.0f} MB)"
+            )
+    return {
+        label: (min(timed, key=lambda t: t.seconds), [t.seconds for t in timed])
+        for label, timed in results.items()
+    }
 
 
 def parser() -> argparse.ArgumentParser:
@@ -640,23 +668,28 @@ def benchmark(args: argparse.Namespace, work: Path) -> int:
         took = time.perf_counter() - began
         log(f"warm-up: {WARMUP_DAYS} days through (a), (b), (c), not timed ({took:.1f}s)")
 
-    log(f"\n(a) Dagster, main job, one run over {len(days)} days ...")
-
-    def once_a(_: int) -> Timed:
+    def once_a() -> Timed:
         home = fresh_dir(runs / "a")
+        log(f"  landing files read into the page cache first: {prime_landing(landing):.1f}s")
         return run_range(assets, resources_for(home, landing), home, first, last)
 
-    a, a_all = best_of(args.repeat, "(a)", once_a)
-
-    log("\n(b) plain polars script into DuckDB ...")
-
-    def once_b(_: int) -> Timed:
+    def once_b() -> Timed:
         home = fresh_dir(runs / "b")
+        log(f"  landing files read into the page cache first: {prime_landing(landing):.1f}s")
         return run_plain(landing, settings.warehouse_path(home), days, columns, rules)
 
-    b, b_all = best_of(args.repeat, "(b)", once_b)
+    def once_c() -> Timed:
+        return run_range(empty_assets, {}, fresh_dir(runs / "c"), first, last)
 
-    log("\nchecking (a) == (b), table by table ...")
+    variants = {
+        "(a)": (f"Dagster, main job, one run over {len(days)} days", once_a),
+        "(b)": ("plain polars script into DuckDB", once_b),
+        "(c)": (f"empty asset bodies, same graph, one run over {len(days)} days", once_c),
+    }
+    passes = interleaved(args.repeat, variants)
+    (a, a_all), (b, b_all), (c, c_all) = (passes[label] for label in variants)
+
+    log("\nchecking (a) == (b), table by table (their last passes) ...")
     compared = compare_warehouses(
         settings.warehouse_path(runs / "a"), settings.warehouse_path(runs / "b")
     )
@@ -664,19 +697,13 @@ def benchmark(args: argparse.Namespace, work: Path) -> int:
         log(f"  {row.table:<36} {row.rows_a:>12,} {row.rows_b:>12,}  {row.status}")
     different = [row.table for row in compared if not row.ok]
 
-    log(f"\n(c) empty asset bodies, same graph, one run over {len(days)} days ...")
-    c, c_all = best_of(
-        args.repeat,
-        "(c)",
-        lambda _: run_range(empty_assets, {}, fresh_dir(runs / "c"), first, last),
-    )
-
     d: Timed | None = None
     d_full: float | None = None
     if not args.skip_per_partition:
         timed_days = days[: args.per_partition_days] if args.per_partition_days else days
         log(f"\n(d) one run per partition, {len(timed_days)} runs ...")
         home = fresh_dir(runs / "d")
+        log(f"  landing files read into the page cache first: {prime_landing(landing):.1f}s")
         d = run_per_partition(assets, resources_for(home, landing), home, timed_days)
         d_full = d.seconds * len(days) / len(timed_days)
         peak = peak_rss_mb()
