@@ -244,13 +244,16 @@ def bin_counts(values: pl.DataFrame, date_column: str, rule: DriftRule) -> dict[
     if values.is_empty():
         return {}
     counted = (
-        values.filter(pl.col(rule.column).is_not_null())
+        values.lazy()  # lazy: the filter keeps only the two columns, not the whole table
+        .select(date_column, rule.column)
+        .filter(pl.col(rule.column).is_not_null())
         .group_by(
             date_column,
             # bin i holds edges[i-1] < x <= edges[i]: the number of edges below x
             pl.sum_horizontal(pl.col(rule.column) > edge for edge in rule.edges).alias("_bin"),
         )
         .len()
+        .collect()
     )
     result: dict[dt.date, list[int]] = {}
     for day, index, n in counted.iter_rows():
