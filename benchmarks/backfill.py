@@ -600,7 +600,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, default=1, help="1 = real data; N > 1 = synth (30 ≈ 10M)")
     p.add_argument("--days", type=int, default=365, help="days from 2013-01-01 (default 365)")
     p.add_argument("--home", type=Path, help="work folder to keep and reuse (default: a temp dir)")
-    p.add_argument("--repeat", type=int, default=1, help="runs of (a), (b), (c) each; min is kept")
+    p.add_argument("--repeat", type=int, default=1, help="rounds of (a), (b), (c); best kept")
     p.add_argument("--skip-per-partition", action="store_true", help="skip (d)")
     p.add_argument(
         "--per-partition-days",
