@@ -11,6 +11,8 @@ Prints, in one run, the seconds of:
 (d) Dagster's default of one run per partition: the ``main`` job once per day;
 
 checks that (a) and (b) wrote equal tables, and prints a / (b + c) (target <= 1.2) and a / d.
+With ``--repeat N`` it runs N rounds of (a), (b), (c) in turn and keeps each one's best pass; every
+pass that reads the landing files starts with them read into the page cache (``prime_landing``).
 
     python benchmarks/backfill.py [--scale N] [--days D] [--home DIR] [--skip-per-partition]
 
@@ -576,8 +578,8 @@ def interleaved(
     one's fastest pass.
 
     Interleaved, not one variant's passes after another's: this machine's speed drifts over the
-    half hour a 30x benchmark takes (a pass of (a) took 293 s and 425 s within the same hour), and
-    a drift must not land on one variant only.
+    half hour a 30x benchmark takes (its three passes of (a) took 334, 418 and 374 s in one run),
+    and a drift must not land on one variant only.
     """
     results: dict[str, list[Timed]] = {label: [] for label in variants}
     for i in range(repeat):
