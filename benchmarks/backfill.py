@@ -103,20 +103,20 @@ def prepare_landing(landing: Path, scale: int, days: int) -> int:
     return flights
 
 
-def prime_landing(landing: Path) -> float:
+def prime_landing(landing: Path) -> None:
     """Read every landing file once, so that the pass after it reads them from the page cache.
 
     This machine's disk is slow when its cache has dropped the files: at 30x the same year of
     flight files took 59.5 s to read cold and 5.3-6.9 s warm (one process, three reads; then a
     new process). Without this, whichever variant happens to read them first pays for the disk.
-    Returns the seconds it took (not part of any variant's time).
+    Logs the seconds it took (not part of any variant's time).
     """
     began = time.perf_counter()
     for path in sorted(landing.rglob("*.csv")):
         with path.open("rb") as f:
             while f.read(1 << 24):
                 pass
-    return time.perf_counter() - began
+    log(f"  landing files read into the page cache first: {time.perf_counter() - began:.1f}s")
 
 
 # --------------------------------------------------------------------------------------------
@@ -672,12 +672,12 @@ def benchmark(args: argparse.Namespace, work: Path) -> int:
 
     def once_a() -> Timed:
         home = fresh_dir(runs / "a")
-        log(f"  landing files read into the page cache first: {prime_landing(landing):.1f}s")
+        prime_landing(landing)
         return run_range(assets, resources_for(home, landing), home, first, last)
 
     def once_b() -> Timed:
         home = fresh_dir(runs / "b")
-        log(f"  landing files read into the page cache first: {prime_landing(landing):.1f}s")
+        prime_landing(landing)
         return run_plain(landing, settings.warehouse_path(home), days, columns, rules)
 
     def once_c() -> Timed:
@@ -705,7 +705,7 @@ def benchmark(args: argparse.Namespace, work: Path) -> int:
         timed_days = days[: args.per_partition_days] if args.per_partition_days else days
         log(f"\n(d) one run per partition, {len(timed_days)} runs ...")
         home = fresh_dir(runs / "d")
-        log(f"  landing files read into the page cache first: {prime_landing(landing):.1f}s")
+        prime_landing(landing)
         d = run_per_partition(assets, resources_for(home, landing), home, timed_days)
         d_full = d.seconds * len(days) / len(timed_days)
         peak = peak_rss_mb()
